@@ -1,0 +1,56 @@
+"""Running block processors over a stream with their latency compensated."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+
+
+def run_compensated(
+    blocks: Iterable[np.ndarray],
+    process: Callable[[np.ndarray], np.ndarray],
+    *,
+    latency_samples: int,
+    block_multiple: int = 1,
+) -> Iterator[np.ndarray]:
+    """Yield ``process`` applied to ``blocks`` with its latency removed.
+
+    ``process`` must return as many samples as it is given, delayed by ``latency_samples``.
+    The first ``latency_samples`` output samples are dropped and zeros are fed at the end to
+    flush the tail, so the output has exactly as many samples as the input, aligned with it.
+    The last input block and the flush are zero-padded to a multiple of ``block_multiple``
+    (for processors that work in whole control frames); the padding is trimmed away.
+    """
+    to_skip = latency_samples
+    total_in = 0
+    total_out = 0
+    num_rows = None
+
+    def emit(out: np.ndarray) -> Iterator[np.ndarray]:
+        nonlocal to_skip, total_out
+        if to_skip:
+            cut = min(to_skip, out.shape[1])
+            out = out[:, cut:]
+            to_skip -= cut
+        keep = min(out.shape[1], total_in - total_out)
+        if keep > 0:
+            total_out += keep
+            yield out[:, :keep]
+
+    pending: np.ndarray | None = None
+    for block in blocks:
+        if pending is not None:
+            yield from emit(process(pending))
+        pending = block
+        num_rows = block.shape[0]
+        total_in += block.shape[1]
+    if pending is None:
+        return
+    pad = (-pending.shape[1]) % block_multiple
+    if pad:
+        pending = np.concatenate([pending, np.zeros((num_rows, pad), dtype=pending.dtype)], axis=1)
+    yield from emit(process(pending))
+    flush = latency_samples + (-latency_samples) % block_multiple
+    if flush:
+        yield from emit(process(np.zeros((num_rows, flush), dtype=np.float32)))
