@@ -1,0 +1,793 @@
+"""Mastering: analyse a stereo mix, decide a MasterPlan, render it to every target exactly.
+
+The flow (every stage streamed in blocks, so a 60-minute mix stays within bounded memory):
+
+1. :func:`analyze_source` meters the mix (and the reference, if any) in one pass.
+2. :func:`decide_master` turns the analysis, the tonal target (reference or genre profile) and
+   the platform target into a :class:`~mixlab.engine.plan.Plan`; values the user set are kept.
+3. :func:`render_stage` applies the shared processing (matching EQ, multiband dynamics, band
+   width) once and keeps the result with its true-peak envelope in a :class:`BlockStore`.
+4. :func:`finish_target` runs only what differs per target — drive and the true-peak
+   limiter — metering the output and correcting until loudness and true peak hold, then
+   writes each requested format, decoding lossy files to check their true peak too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mixlab.analysis.loudness import LoudnessMeter
+from mixlab.analysis.report import AnalysisReport, ReportBuilder
+from mixlab.analysis.spectrum import band_power, third_octave_bands
+from mixlab.analysis.truepeak import TruePeakMeter
+from mixlab.audio import io as audio_io
+from mixlab.dsp.crossover import BandSplitter
+from mixlab.dsp.dynamics import FRAME_SAMPLES, Compressor, CompressorSettings
+from mixlab.dsp.fir import StreamingFIR, design_curve_fir, fir_response_db
+from mixlab.dsp.limiter import TruePeakEnvelope, TruePeakLimiter
+from mixlab.dsp.stereo import scale_width
+from mixlab.dsp.stream import run_compensated
+from mixlab.engine.plan import Plan
+from mixlab.engine.profiles import get_genre, genre_band_target_db, genre_tolerance_db
+from mixlab.engine.targets import PlatformTarget
+from mixlab.errors import InvalidAudioError, InvalidParameterError, ProcessingError
+
+log = logging.getLogger(__name__)
+
+MASTER_SCHEMA = "mixlab.masterplan/1"
+BLOCK_SIZE = 65536
+#: Stage results up to this size stay in memory; larger ones spill to a temporary file.
+MEMORY_STORE_BYTES = 400 * 1024 * 1024
+#: Below this integrated loudness a file is treated as silent: nothing to master.
+SILENCE_LUFS = -70.0
+LOUDNESS_TOLERANCE_LU = 0.02
+CROSSOVERS_HZ = (120.0, 2500.0)
+BAND_NAMES = ("low", "mid", "high")
+
+Progress = Callable[[str, float], None]
+
+
+def _no_progress(stage: str, fraction: float) -> None:
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Analysis
+
+
+@dataclass(frozen=True)
+class SourceAnalysis:
+    """What mastering needs to know about a mix or a reference."""
+
+    path: str
+    report: AnalysisReport
+    freqs_hz: np.ndarray
+    power: np.ndarray  # mean power spectral density over channels (linear, per bin)
+    mid_power: np.ndarray
+    side_power: np.ndarray
+    band_loud_db: tuple[float, float, float]  # 90th percentile of 100 ms band energies, dB
+
+    @property
+    def sample_rate(self) -> int:
+        return self.report.sample_rate
+
+    @property
+    def num_channels(self) -> int:
+        return self.report.num_channels
+
+
+class _BandFrames:
+    """Energy of the low/mid/high bands in 100 ms frames, for the compressors' thresholds."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self.hop = int(sample_rate * 0.1)
+        freqs = np.fft.rfftfreq(self.hop, 1.0 / sample_rate)
+        edges = (0.0, *CROSSOVERS_HZ, sample_rate)
+        self.masks = [(freqs >= lo) & (freqs < hi) for lo, hi in zip(edges, edges[1:])]
+        self.carry: np.ndarray | None = None
+        self.frames: list[np.ndarray] = []
+
+    def push(self, block: np.ndarray) -> None:
+        data = block if self.carry is None else np.concatenate([self.carry, block], axis=1)
+        num = data.shape[1] // self.hop
+        if num:
+            frames = data[:, : num * self.hop].reshape(data.shape[0], num, self.hop)
+            spectrum = np.abs(np.fft.rfft(frames, axis=2)) ** 2
+            # Parseval: mean square of the band-limited signal, averaged over channels.
+            scale = 2.0 / self.hop**2
+            energies = np.stack([spectrum[:, :, m].sum(axis=2).mean(axis=0) * scale for m in self.masks], axis=1)
+            self.frames.append(energies)
+        self.carry = data[:, num * self.hop :]
+
+    def loud_db(self) -> tuple[float, float, float]:
+        if not self.frames:
+            return (-120.0, -120.0, -120.0)
+        energies = np.concatenate(self.frames, axis=0)
+        levels = 10.0 * np.log10(np.maximum(energies, 1e-12))
+        # Frames of the whole mix that are not silence decide the percentile.
+        total = 10.0 * np.log10(np.maximum(energies.sum(axis=1), 1e-12))
+        active = levels[total > total.max() - 40.0] if total.size else levels
+        return tuple(float(np.percentile(active[:, b], 90)) for b in range(3))  # type: ignore[return-value]
+
+
+def analyze_source(path: str | Path, *, max_duration_s: float | None = None, progress: Progress = _no_progress) -> SourceAnalysis:
+    """Meter a file in one streamed pass."""
+    info = audio_io.probe(path, max_duration_s=max_duration_s)
+    builder = ReportBuilder(info.sample_rate, info.num_channels)
+    bands = _BandFrames(info.sample_rate)
+    done = 0
+    for block in audio_io.iter_blocks(path, block_size=BLOCK_SIZE, max_duration_s=max_duration_s):
+        builder.push(block)
+        bands.push(block)
+        done += block.shape[1]
+        progress("analyse", done / max(info.num_frames, 1))
+    report = builder.result()
+    spec = report.spectrum
+    if spec.cross_psd_per_hz is not None:
+        left, right = spec.channel_psd_per_hz
+        mid = (left + right + 2.0 * spec.cross_psd_per_hz) / 4.0
+        side = np.maximum((left + right - 2.0 * spec.cross_psd_per_hz) / 4.0, 0.0)
+    else:
+        mid, side = spec.psd_per_hz, np.zeros_like(spec.psd_per_hz)
+    return SourceAnalysis(
+        path=str(path),
+        report=report,
+        freqs_hz=np.asarray(spec.freqs_hz),
+        power=np.asarray(spec.psd_per_hz),
+        mid_power=mid,
+        side_power=side,
+        band_loud_db=bands.loud_db(),
+    )
+
+
+def check_masterable(analysis: SourceAnalysis) -> None:
+    loudness = analysis.report.integrated_lufs
+    if loudness is None or not math.isfinite(loudness) or loudness < SILENCE_LUFS:
+        raise InvalidAudioError(
+            f"{analysis.path}: is silent (or nearly: below {SILENCE_LUFS:g} LUFS), so there is nothing to master. "
+            "Check that you exported the right file and that the mix is not muted.",
+            code="audio.silent",
+            file=analysis.path,
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Decisions
+
+
+def _band_power(freqs_hz: np.ndarray, power: np.ndarray, lo: float, hi: float) -> float:
+    return float(band_power(freqs_hz, power, lo, hi)) + 1e-20
+
+
+def _band_db(freqs_hz: np.ndarray, power: np.ndarray, bands: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    _, lower, upper = bands
+    return 10.0 * np.log10(np.asarray(band_power(freqs_hz, power, lower, upper)) + 1e-20)
+
+
+def _normalise(levels_db: np.ndarray, centres_hz: np.ndarray) -> np.ndarray:
+    """Shift a band curve so its mean over 100 Hz-5 kHz is 0 dB (shape only)."""
+    mid = (centres_hz >= 100.0) & (centres_hz <= 5000.0)
+    return levels_db - float(np.mean(levels_db[mid]))
+
+
+def _smooth_octaves(centres_hz: np.ndarray, values: np.ndarray, fraction: float) -> np.ndarray:
+    """Gaussian smoothing over log2 frequency with a full width of ``fraction`` octaves."""
+    if fraction <= 0:
+        return values.copy()
+    octaves = np.log2(centres_hz)
+    sigma = fraction / 2.355
+    weights = np.exp(-0.5 * ((octaves[:, None] - octaves[None, :]) / sigma) ** 2)
+    return (weights @ values) / weights.sum(axis=1)
+
+
+def _eq_bands(sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """1/3-octave bands (centre, lower, upper) the EQ works on: those well under Nyquist."""
+    _, centre, lower, upper = third_octave_bands()
+    keep = upper < 0.49 * sample_rate
+    return centre[keep], lower[keep], upper[keep]
+
+
+def desired_eq_db(source: SourceAnalysis, *, reference: SourceAnalysis | None, genre_name: str | None,
+                  amount: float, max_db: float, smoothing_octaves: float) -> tuple[tuple[np.ndarray, ...], np.ndarray, str]:
+    """The correction (dB per 1/3-octave band) that moves the mix toward its tonal target."""
+    bands = _eq_bands(source.sample_rate)
+    centres = bands[0]
+    current = _normalise(_band_db(source.freqs_hz, source.power, bands), centres)
+    if reference is not None:
+        target = _normalise(_band_db(reference.freqs_hz, reference.power, bands), centres)
+        diff = target - current
+        why = f"matches the tonal balance of the reference '{Path(reference.path).name}'"
+    else:
+        genre = get_genre(genre_name)
+        target = _normalise(genre_band_target_db(genre, centres), centres)
+        diff = target - current
+        tolerance = genre_tolerance_db(genre, centres)
+        # Inside the genre's corridor nothing is corrected; beyond it, only the excess.
+        diff = np.sign(diff) * np.maximum(np.abs(diff) - tolerance, 0.0)
+        why = f"brings bands outside the {genre.label} corridor back toward it"
+    diff = _smooth_octaves(centres, diff, smoothing_octaves)
+    # Never boost rumble below 30 Hz or hiss above 16 kHz.
+    edge = (centres < 30.0) | (centres > 16000.0)
+    diff = np.where(edge, np.minimum(diff, 0.0), diff)
+    diff = np.clip(diff * amount, -max_db, max_db)
+    return bands, diff, why
+
+
+def fit_eq_curve(source: SourceAnalysis, bands: tuple[np.ndarray, ...], desired_db: np.ndarray, *, iterations: int = 3) -> np.ndarray:
+    """Anchor gains whose FIR moves each band's energy (on this mix's spectrum) by ``desired_db``.
+
+    A curve's neighbouring bands leak into each other; predicting the band energies from the
+    mix's own spectrum through the designed filter and correcting the anchors a few times
+    makes the achieved change equal the wanted one.
+    """
+    sample_rate = source.sample_rate
+    centres = bands[0]
+    before = _band_db(source.freqs_hz, source.power, bands)
+    anchors = desired_db.copy()
+    for _ in range(iterations):
+        taps = design_curve_fir(centres, anchors, sample_rate)
+        response = fir_response_db(taps, source.freqs_hz[1:], sample_rate)
+        filtered = source.power.copy()
+        filtered[1:] *= 10.0 ** (response / 10.0)
+        achieved = _band_db(source.freqs_hz, filtered, bands) - before
+        anchors = np.clip(anchors + (desired_db - achieved), desired_db - 6.0, desired_db + 6.0)
+    return anchors
+
+
+def decide_master(
+    source: SourceAnalysis,
+    target: PlatformTarget,
+    *,
+    reference: SourceAnalysis | None = None,
+    genre: str | None = None,
+    plan: Plan | None = None,
+) -> Plan:
+    """Decide every mastering parameter, keeping those the user set or locked in ``plan``."""
+    plan = plan.copy() if plan is not None else Plan(schema=MASTER_SCHEMA)
+    rep = source.report
+    plan.context["input"] = {
+        "file": Path(source.path).name,
+        "sample_rate": rep.sample_rate,
+        "num_channels": rep.num_channels,
+        "duration_s": round(rep.duration_s, 3),
+        "integrated_lufs": _round(rep.integrated_lufs),
+        "true_peak_dbtp": _round(rep.true_peak_dbtp),
+        "lra_lu": _round(rep.lra_lu),
+        "plr_db": _round(rep.plr_db),
+    }
+    if reference is not None:
+        plan.context["reference"] = {
+            "file": Path(reference.path).name,
+            "integrated_lufs": _round(reference.report.integrated_lufs),
+            "true_peak_dbtp": _round(reference.report.true_peak_dbtp),
+            "plr_db": _round(reference.report.plr_db),
+        }
+    plan.context["genre"] = get_genre(genre).name
+    _decide_loudness(plan, source, target, reference)
+    _decide_eq(plan, source, reference, genre)
+    _decide_dynamics(plan, source)
+    _decide_width(plan, source, reference)
+    _decide_limiter(plan, source)
+    return plan
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits)
+
+
+def _decide_loudness(plan: Plan, source: SourceAnalysis, target: PlatformTarget, reference: SourceAnalysis | None) -> None:
+    plan.context["target"] = {"name": target.name, "label": target.label, "source": target.source}
+    if reference is not None and target.name == "reference":
+        lufs = float(reference.report.integrated_lufs)
+        plan.decide("loudness", "target_lufs", round(lufs, 2), "as loud as the reference")
+    else:
+        plan.decide("loudness", "target_lufs", target.target_lufs, f"{target.label} plays music at {target.target_lufs:g} LUFS")
+    plan.decide("loudness", "ceiling_dbtp", target.ceiling_dbtp,
+                f"{target.label}: true peak at most {target.ceiling_dbtp:g} dBTP, so lossy encoding does not clip")
+
+
+def _decide_eq(plan: Plan, source: SourceAnalysis, reference: SourceAnalysis | None, genre: str | None) -> None:
+    if reference is not None:
+        amount = plan.decide("eq", "amount", 1.0, "full match to the reference; lower it to keep more of your own tone")
+        max_db = plan.decide("eq", "max_db", 9.0, "a reference is a deliberate choice: allow corrections up to 9 dB")
+        smoothing = plan.decide("eq", "smoothing_octaves", 1 / 3, "1/3-octave detail: the resolution at which tonal balance is heard")
+    else:
+        amount = plan.decide("eq", "amount", 0.7, "genre targets are averages: correct 70 % of the way")
+        max_db = plan.decide("eq", "max_db", 4.0, "a genre target only nudges: at most 4 dB per band")
+        smoothing = plan.decide("eq", "smoothing_octaves", 1.0, "broad, one-octave moves: no surgical EQ at the mastering stage")
+    _check_range("eq.amount", amount, 0.0, 1.0)
+    _check_range("eq.max_db", max_db, 0.0, 18.0)
+    bands, desired, why = desired_eq_db(
+        source, reference=reference, genre_name=genre, amount=float(amount), max_db=float(max_db), smoothing_octaves=float(smoothing)
+    )
+    centres = bands[0]
+    if source.sample_rate < 88200:
+        cut = round(0.45 * source.sample_rate, -1)
+        plan.decide("eq", "ultrasonic_cut_hz", cut, f"content above {cut / 1000:.1f} kHz is inaudible but its inter-sample "
+                    "peaks slip past true-peak meters and lossy encoders; a steep linear-phase cut removes it")
+    else:
+        plan.decide("eq", "ultrasonic_cut_hz", None, "at this sample rate the true-peak limiter sees the whole audio band: no cut")
+    curve = plan.param("eq", "curve")
+    if curve is None or not curve.is_kept:
+        biggest = int(np.argmax(np.abs(desired)))
+        anchors = fit_eq_curve(source, bands, desired) if np.any(np.abs(desired) > 0.05) else desired
+        detail = f"largest move {desired[biggest]:+.1f} dB at {centres[biggest]:.0f} Hz" if np.any(np.abs(desired) > 0.05) else "no band needs a change"
+        plan.decide("eq", "curve", {"freqs_hz": [round(float(f), 1) for f in centres],
+                                    "gains_db": [round(float(g), 2) for g in anchors]}, f"{why}; {detail}")
+
+
+def _decide_dynamics(plan: Plan, source: SourceAnalysis) -> None:
+    rep = source.report
+    target_lufs = float(plan.get("loudness", "target_lufs"))
+    ceiling = float(plan.get("loudness", "ceiling_dbtp"))
+    peak_at_target = float(rep.true_peak_dbtp) + (target_lufs - float(rep.integrated_lufs))
+    excess = peak_at_target - ceiling
+    plan.context["limiting_needed_db"] = round(excess, 2)
+    needed = excess > 4.0
+    enabled = plan.decide(
+        "dynamics", "enabled", bool(needed),
+        f"peaks would need {excess:.1f} dB of limiting at {target_lufs:g} LUFS: "
+        + ("share the work with gentle multiband compression so the limiter need not pump" if needed
+           else "the limiter alone handles that cleanly, no compression added"),
+    )
+    plan.decide("dynamics", "crossovers_hz", list(CROSSOVERS_HZ), "low end, body, top: each compressed on its own so a kick does not duck the cymbals")
+    strength = float(np.clip((excess - 4.0) / 8.0, 0.0, 1.0))
+    ratio = round(1.5 + strength, 2)
+    times = {"low": (30.0, 250.0, 25.0), "mid": (15.0, 180.0, 12.0), "high": (5.0, 120.0, 6.0)}
+    for name, loud_db in zip(BAND_NAMES, source.band_loud_db):
+        attack, release, detector = times[name]
+        # The source is metered before drive: thresholds move with the gain that reaches the target.
+        plan.decide("dynamics", name, {
+            "threshold_db": round(loud_db - 3.0 - 2.0 * strength, 1), "ratio": ratio, "attack_ms": attack,
+            "release_ms": release, "knee_db": 6.0, "detector_ms": detector,
+        }, f"{ratio:g}:1 above the band's loud passages ({loud_db:.1f} dB, 90th percentile), slow enough to keep transients")
+    if enabled:
+        _check_range("dynamics.crossovers_hz", min(plan.get("dynamics", "crossovers_hz")), 20.0, 20000.0)
+
+
+def _decide_width(plan: Plan, source: SourceAnalysis, reference: SourceAnalysis | None) -> None:
+    f, mid, side = source.freqs_hz, source.mid_power, source.side_power
+    if source.num_channels < 2:
+        for name in BAND_NAMES:
+            plan.decide("width", name, 1.0, "mono input: no stereo width to change")
+        return
+    low_ratio_db = 10 * math.log10(_band_power(f, side, 20, CROSSOVERS_HZ[0]) / _band_power(f, mid, 20, CROSSOVERS_HZ[0]))
+    if low_ratio_db > -15.0:
+        plan.decide("width", "low", 0.0, f"side energy below {CROSSOVERS_HZ[0]:g} Hz is {low_ratio_db:.0f} dB under the mid: "
+                    "folded to mono so the low end holds up in mono and on club systems")
+    else:
+        plan.decide("width", "low", 1.0, f"low end already nearly mono (side {low_ratio_db:.0f} dB under mid)")
+    for name, lo, hi in (("mid", CROSSOVERS_HZ[0], CROSSOVERS_HZ[1]), ("high", CROSSOVERS_HZ[1], 20000.0)):
+        ratio_in = _band_power(f, side, lo, hi) / _band_power(f, mid, lo, hi)
+        if reference is not None and reference.num_channels == 2:
+            rf = reference.freqs_hz
+            ratio_ref = _band_power(rf, reference.side_power, lo, hi) / _band_power(rf, reference.mid_power, lo, hi)
+            width = float(np.clip(math.sqrt(ratio_ref / ratio_in), 0.7, 1.4))
+            plan.decide("width", name, round(width, 2), f"side/mid balance of the reference's {name} band "
+                        f"({10 * math.log10(ratio_ref):.1f} dB vs {10 * math.log10(ratio_in):.1f} dB here), limited to 0.7-1.4")
+        else:
+            plan.decide("width", name, 1.0, "stereo image kept as mixed")
+
+
+def _decide_limiter(plan: Plan, source: SourceAnalysis) -> None:
+    plan.decide("limiter", "lookahead_ms", 5.0, "5 ms look-ahead: the gain eases in before a peak instead of clipping it")
+    plan.decide("limiter", "release_ms", 120.0, "120 ms release: slow enough not to distort bass, fast enough not to pump")
+
+
+def _check_range(name: str, value: Any, lo: float, hi: float) -> None:
+    try:
+        ok = lo <= float(value) <= hi
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InvalidParameterError(f"{name} must be between {lo:g} and {hi:g}, got {value!r}", code="plan.out_of_range", parameter=name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+
+class BlockStore:
+    """Holds a processed stream: in memory when small, else in a temporary raw float32 file."""
+
+    def __init__(self, num_rows: int, *, expected_samples: int, tmp_dir: str | None = None) -> None:
+        self.num_rows = num_rows
+        self.num_samples = 0
+        self._blocks: list[np.ndarray] = []
+        self._file = None
+        if expected_samples * num_rows * 4 > MEMORY_STORE_BYTES:
+            self._file = tempfile.TemporaryFile(dir=tmp_dir, prefix="mixlab-stage-")
+        self._sizes: list[int] = []
+
+    def append(self, block: np.ndarray) -> None:
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        self.num_samples += block.shape[1]
+        if self._file is None:
+            self._blocks.append(block)
+        else:
+            self._file.write(block.tobytes())
+            self._sizes.append(block.shape[1])
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        if self._file is None:
+            yield from self._blocks
+            return
+        self._file.seek(0)
+        for size in self._sizes:
+            raw = self._file.read(size * self.num_rows * 4)
+            yield np.frombuffer(raw, dtype=np.float32).reshape(self.num_rows, size)
+
+    def close(self) -> None:
+        self._blocks = []
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+@dataclass
+class Stage:
+    """The shared processing of one plan: its output audio plus the true-peak envelope row."""
+
+    store: BlockStore
+    sample_rate: int
+    num_channels: int
+    loudness_lufs: float
+    true_peak_dbtp: float
+
+
+def _stage_processor(plan: Plan, sample_rate: int, num_channels: int) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+    """The shared chain (EQ, then bands: compression and width) as one block function."""
+    steps: list[Callable[[np.ndarray], np.ndarray]] = []
+    latency = 0
+    curve = plan.get("eq", "curve")
+    freqs = np.asarray(curve["freqs_hz"], dtype=np.float64)
+    gains = np.asarray(curve["gains_db"], dtype=np.float64)
+    keep = freqs < 0.45 * sample_rate
+    freqs, gains = freqs[keep], gains[keep]
+    cut_hz = plan.get("eq", "ultrasonic_cut_hz")
+    if cut_hz:
+        cut_hz = float(cut_hz)
+        _check_range("eq.ultrasonic_cut_hz", cut_hz, 10000.0, 0.49 * sample_rate)
+        below = freqs < cut_hz
+        hold = float(gains[below][-1]) if below.any() else 0.0
+        freqs = np.concatenate([freqs[below], [cut_hz, min(cut_hz * 1.04, 0.495 * sample_rate)]])
+        gains = np.concatenate([gains[below], [hold, -60.0]])
+    if cut_hz or np.any(np.abs(gains) > 0.01):
+        fir = StreamingFIR(design_curve_fir(freqs, gains, sample_rate), num_channels)
+        steps.append(fir.process)
+        latency += fir.latency_samples
+    widths = [float(plan.get("width", name)) for name in BAND_NAMES]
+    for w in widths:
+        _check_range("width", w, 0.0, 2.0)
+    use_dynamics = bool(plan.get("dynamics", "enabled"))
+    if use_dynamics or any(w != 1.0 for w in widths):
+        splitter = BandSplitter(plan.get("dynamics", "crossovers_hz"), sample_rate, num_channels)
+        compressors = [
+            Compressor(CompressorSettings(**plan.get("dynamics", name)), sample_rate) if use_dynamics else None
+            for name in BAND_NAMES
+        ]
+
+        def bands_step(block: np.ndarray) -> np.ndarray:
+            out = np.zeros(block.shape, dtype=np.float64)
+            for band, comp, width in zip(splitter.process(block), compressors, widths):
+                if comp is not None:
+                    band = comp.process(band)
+                out += scale_width(band, width=width)
+            return out
+
+        steps.append(bands_step)
+
+    def chain(block: np.ndarray) -> np.ndarray:
+        out = block
+        for step in steps:
+            out = step(out)
+        return np.asarray(out, dtype=np.float32)
+
+    return chain, latency
+
+
+def render_stage(path: str | Path, plan: Plan, *, max_duration_s: float | None = None,
+                 progress: Progress = _no_progress, tmp_dir: str | None = None) -> Stage:
+    """Apply the plan's shared processing to the file; keep audio and true-peak envelope."""
+    info = audio_io.probe(path, max_duration_s=max_duration_s)
+    sr, ch = info.sample_rate, info.num_channels
+    chain, chain_latency = _stage_processor(plan, sr, ch)
+    detector = TruePeakEnvelope(sr, ch)
+    store = BlockStore(ch + 1, expected_samples=info.num_frames, tmp_dir=tmp_dir)
+    meter = LoudnessMeter(sr, ch)
+    done = 0
+
+    def source() -> Iterator[np.ndarray]:
+        nonlocal done
+        for block in audio_io.iter_blocks(path, block_size=BLOCK_SIZE, max_duration_s=max_duration_s):
+            done += block.shape[1]
+            progress("process", done / max(info.num_frames, 1))
+            yield block
+
+    processed = run_compensated(source(), chain, latency_samples=chain_latency, block_multiple=FRAME_SAMPLES)
+
+    def with_envelope(block: np.ndarray) -> np.ndarray:
+        return np.concatenate([block, detector.process(block)], axis=0)
+
+    # The envelope is aligned with the audio by delaying the audio as much as the detector.
+    delayed_pairs = run_compensated(processed, _Delayed(with_envelope, ch, detector.latency_samples),
+                                    latency_samples=detector.latency_samples)
+    peak = 0.0
+    for block in delayed_pairs:
+        store.append(block)
+        meter.push(block[:ch])
+        peak = max(peak, float(block[ch].max(initial=0.0)))
+    loudness = meter.result().integrated_lufs
+    return Stage(store=store, sample_rate=sr, num_channels=ch, loudness_lufs=float(loudness),
+                 true_peak_dbtp=20.0 * math.log10(max(peak, 1e-12)))
+
+
+class _Delayed:
+    """Wraps a function adding an envelope row so the audio rows come out delayed to match it."""
+
+    def __init__(self, fn: Callable[[np.ndarray], np.ndarray], num_channels: int, delay: int) -> None:
+        self.fn = fn
+        self.num_channels = num_channels
+        self.fifo = np.zeros((num_channels, delay), dtype=np.float32)
+
+    def __call__(self, block: np.ndarray) -> np.ndarray:
+        out = self.fn(block)
+        fifo = np.concatenate([self.fifo, out[: self.num_channels]], axis=1)
+        n = block.shape[1]
+        self.fifo = fifo[:, n:]
+        return np.concatenate([fifo[:, :n], out[self.num_channels :]], axis=0)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    path: Path
+    bit_depth: str = "24"
+
+
+@dataclass
+class TargetResult:
+    target: PlatformTarget
+    plan: Plan
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    iterations: int = 0
+
+
+def _limited_blocks(stage: Stage, *, drive_db: float, ceiling_dbtp: float, lookahead_ms: float,
+                    release_ms: float) -> Iterator[np.ndarray]:
+    limiter = TruePeakLimiter(ceiling_dbtp, stage.sample_rate, stage.num_channels, lookahead_ms=lookahead_ms,
+                              release_ms=release_ms, external_envelope=True, drive_db=drive_db)
+    yield from run_compensated(stage.store.blocks(), limiter.process, latency_samples=limiter.latency_samples)
+
+
+def _measure(blocks: Iterable[np.ndarray], sample_rate: int, num_channels: int, *, true_peak: bool,
+             sinks: Iterable[Callable[[np.ndarray], None]] = ()) -> tuple[float, float | None]:
+    loud = LoudnessMeter(sample_rate, num_channels)
+    tp = TruePeakMeter(sample_rate, num_channels) if true_peak else None
+    sinks = list(sinks)
+    for block in blocks:
+        loud.push(block)
+        if tp is not None:
+            tp.push(block)
+        for sink in sinks:
+            sink(block)
+    return float(loud.result().integrated_lufs), (float(tp.result().true_peak_dbtp) if tp is not None else None)
+
+
+def finish_target(stage: Stage, plan: Plan, target: PlatformTarget, outputs: list[OutputSpec], *,
+                  progress: Progress = _no_progress, max_iterations: int = 8) -> TargetResult:
+    """Solve drive and limiter ceiling so the output hits the target exactly, then write it."""
+    target_lufs = float(plan.get("loudness", "target_lufs"))
+    ceiling = float(plan.get("loudness", "ceiling_dbtp"))
+    lookahead = float(plan.get("limiter", "lookahead_ms"))
+    release = float(plan.get("limiter", "release_ms"))
+    lossy = any(o.path.suffix.lower() == ".mp3" for o in outputs)
+    internal_ceiling = ceiling - (0.6 if lossy else 0.1)
+    drive = target_lufs - stage.loudness_lufs
+    history: list[tuple[float, float]] = []
+    sr, ch = stage.sample_rate, stage.num_channels
+    iterations = 0
+    for iterations in range(1, max_iterations + 1):
+        progress(f"{target.name}: loudness", iterations / max_iterations)
+        loudness, peak = _measure(
+            _limited_blocks(stage, drive_db=drive, ceiling_dbtp=internal_ceiling, lookahead_ms=lookahead, release_ms=release),
+            sr, ch, true_peak=True,
+        )
+        error = target_lufs - loudness
+        history.append((drive, loudness))
+        if peak is not None and peak > ceiling - 0.01:
+            internal_ceiling -= peak - (ceiling - 0.01) + 0.02
+            continue
+        if abs(error) <= LOUDNESS_TOLERANCE_LU:
+            break
+        drive += error / _slope(history)
+    else:
+        raise ProcessingError(
+            f"could not reach {target_lufs:g} LUFS under {ceiling:g} dBTP for {target.label} "
+            f"(last: {loudness:.2f} LUFS, {peak:.2f} dBTP). Try a lower loudness target.",
+            code="master.no_convergence",
+        )
+    result = TargetResult(target=target, plan=plan, iterations=iterations)
+    for spec in outputs:
+        result.outputs.append(_write_verified(stage, plan, target, spec, drive=drive, ceiling=internal_ceiling,
+                                              lookahead=lookahead, release=release, progress=progress))
+    plan.decide("loudness", "drive_db", round(drive, 3), f"gain into the limiter that lands the master at {target_lufs:g} LUFS")
+    plan.decide("limiter", "ceiling_dbtp", round(internal_ceiling, 3),
+                f"set below the {ceiling:g} dBTP target so the {'decoded MP3' if lossy else 'output'} stays under it, measured")
+    return result
+
+
+def _slope(history: list[tuple[float, float]]) -> float:
+    """d(loudness)/d(drive), from the last two tries; limiting makes it less than 1."""
+    if len(history) < 2:
+        return 1.0
+    (d0, l0), (d1, l1) = history[-2], history[-1]
+    if abs(d1 - d0) < 1e-6:
+        return 1.0
+    return float(np.clip((l1 - l0) / (d1 - d0), 0.2, 1.2))
+
+
+def _write_verified(stage: Stage, plan: Plan, target: PlatformTarget, spec: OutputSpec, *, drive: float, ceiling: float,
+                    lookahead: float, release: float, progress: Progress, max_tries: int = 4) -> dict[str, Any]:
+    """Write one output; for lossy formats decode it, meter it and redo under a lower ceiling if needed."""
+    sr, ch = stage.sample_rate, stage.num_channels
+    target_lufs = float(plan.get("loudness", "target_lufs"))
+    target_ceiling = float(plan.get("loudness", "ceiling_dbtp"))
+    lossy = spec.path.suffix.lower() == ".mp3"
+    for attempt in range(max_tries):
+        progress(f"{target.name}: write {spec.path.name}", (attempt + 1) / max_tries)
+        with audio_io.AudioWriter(spec.path, sample_rate=sr, num_channels=ch, bit_depth=spec.bit_depth) as writer:
+            loudness, peak = _measure(
+                _limited_blocks(stage, drive_db=drive, ceiling_dbtp=ceiling, lookahead_ms=lookahead, release_ms=release),
+                sr, ch, true_peak=True, sinks=[writer.write],
+            )
+        if lossy:
+            # Streamed, so a long MP3 is checked in bounded memory.
+            decoded = audio_io.iter_blocks(spec.path, block_size=BLOCK_SIZE)
+            loudness, peak = _measure(decoded, sr, ch, true_peak=True)
+            if peak > target_ceiling - 0.01 or abs(loudness - target_lufs) > 0.1:
+                ceiling -= max(peak - (target_ceiling - 0.01), 0.0) + 0.05
+                drive += target_lufs - loudness
+                continue
+        break
+    else:
+        spec.path.unlink(missing_ok=True)
+        raise ProcessingError(f"{spec.path.name}: the encoded file kept going over {target_ceiling:g} dBTP", code="master.lossy_overs")
+    return {
+        "file": str(spec.path),
+        "target": target.name,
+        "format": spec.path.suffix.lower().lstrip("."),
+        "bit_depth": None if lossy else spec.bit_depth,
+        "integrated_lufs": round(loudness, 2),
+        "true_peak_dbtp": round(peak, 2),
+        "target_lufs": target_lufs,
+        "ceiling_dbtp": target_ceiling,
+        "loudness_error_lu": round(loudness - target_lufs, 2),
+    }
+
+
+__all__ = [
+    "MASTER_SCHEMA", "OutputSpec", "SourceAnalysis", "Stage", "TargetResult", "analyze_source", "check_masterable",
+    "decide_master", "finish_target", "render_stage",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole job
+
+
+@dataclass(frozen=True)
+class UserSettings:
+    """What the user asked for on top of (or instead of) the AI's choices.
+
+    amount : 0..1, scales every change the AI makes (EQ, width, compression) toward none.
+    eq_amount : 0..1, how far the EQ goes toward the tonal target.
+    width : multiplier of the side signal in the mid and high bands (1 = as mixed).
+    """
+
+    amount: float | None = None
+    eq_amount: float | None = None
+    width: float | None = None
+
+
+def apply_user_settings(plan: Plan, settings: UserSettings) -> None:
+    if settings.eq_amount is not None:
+        _check_range("--eq-amount", settings.eq_amount, 0.0, 1.0)
+        plan.set_user("eq", "amount", float(settings.eq_amount), "set with --eq-amount")
+    if settings.width is not None:
+        _check_range("--width", settings.width, 0.0, 2.0)
+        for name in ("mid", "high"):
+            plan.set_user("width", name, float(settings.width), "set with --width")
+
+
+def scale_by_amount(plan: Plan, amount: float) -> None:
+    """Move every AI change toward 'no change' by ``amount`` (0..1); the user's values stay."""
+    _check_range("--amount", amount, 0.0, 1.0)
+    if amount == 1.0:
+        return
+    why = f"scaled to {amount * 100:.0f} % with --amount"
+    curve = plan.param("eq", "curve")
+    if curve is not None and not curve.is_kept:
+        scaled = dict(curve.value, gains_db=[round(g * amount, 2) for g in curve.value["gains_db"]])
+        plan.decide("eq", "curve", scaled, f"{curve.reason}; {why}")
+    for name in BAND_NAMES:
+        p = plan.param("width", name)
+        if p is not None and not p.is_kept:
+            plan.decide("width", name, round(1.0 + (float(p.value) - 1.0) * amount, 3), f"{p.reason}; {why}")
+        d = plan.param("dynamics", name)
+        if d is not None and not d.is_kept:
+            value = dict(d.value, ratio=round(1.0 + (float(d.value["ratio"]) - 1.0) * amount, 3))
+            plan.decide("dynamics", name, value, f"{d.reason}; {why}")
+
+
+@dataclass(frozen=True)
+class TargetJob:
+    target: PlatformTarget
+    outputs: tuple[OutputSpec, ...]
+
+
+def master(
+    input_path: str | Path,
+    jobs: list[TargetJob],
+    *,
+    reference_path: str | Path | None = None,
+    genre: str | None = None,
+    plan_in: Plan | None = None,
+    user: UserSettings = UserSettings(),
+    max_duration_s: float | None = None,
+    progress: Progress = _no_progress,
+) -> list[TargetResult]:
+    """Master one file to every job's target; the shared stage runs once per distinct plan."""
+    input_path = Path(input_path)
+    for job in jobs:
+        for spec in job.outputs:
+            if audio_io.same_file(spec.path, input_path) or (reference_path and audio_io.same_file(spec.path, reference_path)):
+                raise InvalidParameterError(
+                    f"{spec.path}: would overwrite an input file. Originals are never modified; choose another output name.",
+                    code="master.overwrite_input", file=str(spec.path),
+                )
+    source = analyze_source(input_path, max_duration_s=max_duration_s, progress=progress)
+    check_masterable(source)
+    reference = None
+    if reference_path is not None:
+        reference = analyze_source(reference_path, max_duration_s=max_duration_s, progress=progress)
+        check_masterable(reference)
+    plans: list[Plan] = []
+    for job in jobs:
+        base = plan_in.copy() if plan_in is not None else Plan(schema=MASTER_SCHEMA)
+        apply_user_settings(base, user)
+        plan = decide_master(source, job.target, reference=reference, genre=genre, plan=base)
+        if user.amount is not None:
+            scale_by_amount(plan, user.amount)
+        plans.append(plan)
+    results: list[TargetResult] = []
+    stages: dict[str, Stage] = {}
+    try:
+        for job, plan in zip(jobs, plans):
+            key = _stage_key(plan)
+            if key not in stages:
+                stages[key] = render_stage(input_path, plan, max_duration_s=max_duration_s, progress=progress,
+                                           tmp_dir=str(job.outputs[0].path.parent) if job.outputs else None)
+            results.append(finish_target(stages[key], plan, job.target, list(job.outputs), progress=progress))
+    finally:
+        for stage in stages.values():
+            stage.store.close()
+    return results
+
+
+def _stage_key(plan: Plan) -> str:
+    shared = {s: {n: p.value for n, p in plan.sections.get(s, {}).items()} for s in ("eq", "dynamics", "width")}
+    if not shared["dynamics"].get("enabled"):
+        shared["dynamics"] = {"enabled": False, "crossovers_hz": shared["dynamics"].get("crossovers_hz")}
+    return json.dumps(shared, sort_keys=True)

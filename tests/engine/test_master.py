@@ -1,0 +1,132 @@
+"""End-to-end mastering on synthesised music, checked with independent meters."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from mixlab.engine.master import OutputSpec, TargetJob, UserSettings, master
+from mixlab.engine.targets import custom_target, get_platform, platform_names
+from mixlab.errors import InvalidAudioError, InvalidParameterError
+from tests.oracles import bs1770_true_peak_db, pyloudnorm_lufs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _example():
+    spec = importlib.util.spec_from_file_location("make_example_mix", ROOT / "examples" / "make_example_mix.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    path = tmp_path_factory.mktemp("song") / "song.wav"
+    audio = _example().render(12.0, 44100)
+    sf.write(path, audio.T, 44100, subtype="PCM_24")
+    return path
+
+
+@pytest.fixture(scope="module")
+def bright_reference(tmp_path_factory):
+    """A different, brighter and louder song: the example with its top boosted and hats louder."""
+    import scipy.signal
+
+    path = tmp_path_factory.mktemp("ref") / "ref.wav"
+    audio = _example().render(12.0, 44100, seed=3).astype(np.float64)
+    sos = scipy.signal.butter(2, 3000, btype="highpass", fs=44100, output="sos")
+    audio = audio + 1.5 * scipy.signal.sosfilt(sos, audio, axis=1)
+    audio = np.tanh(audio / np.max(np.abs(audio)) * 2.0) * 0.9
+    sf.write(path, audio.T.astype(np.float32), 44100, subtype="FLOAT")
+    return path
+
+
+def _read(path):
+    data, sr = sf.read(path, dtype="float64", always_2d=True)
+    return data.T, sr
+
+
+@pytest.mark.parametrize("target_name", ["spotify", "amazon-music", "cd"])
+def test_platform_master_hits_loudness_and_ceiling(song, tmp_path, target_name):
+    target = get_platform(target_name)
+    out = tmp_path / f"m.{target_name}.wav"
+    [result] = master(song, [TargetJob(target, (OutputSpec(out, "24"),))])
+    audio, sr = _read(out)
+    assert sr == 44100 and audio.shape[0] == 2
+    assert pyloudnorm_lufs(audio, sr) == pytest.approx(target.target_lufs, abs=0.1)  # 0.1: meter agreement
+    assert bs1770_true_peak_db(audio, sr) <= target.ceiling_dbtp + 0.05  # 0.05: 24-bit rounding, the oracle's filter
+    assert np.max(np.abs(audio)) < 1.0
+    reported = result.outputs[0]
+    assert abs(reported["loudness_error_lu"]) <= 0.02
+
+
+def test_all_targets_in_one_pass_share_the_stage(song, tmp_path):
+    jobs = [TargetJob(get_platform(n), (OutputSpec(tmp_path / f"{n}.flac", "16"),)) for n in platform_names()]
+    results = master(song, jobs)
+    for job, result in zip(jobs, results):
+        audio, sr = _read(job.outputs[0].path)
+        assert pyloudnorm_lufs(audio, sr) == pytest.approx(job.target.target_lufs, abs=0.1)
+        assert bs1770_true_peak_db(audio, sr) <= job.target.ceiling_dbtp + 0.05
+        assert sf.info(job.outputs[0].path).subtype == "PCM_16"
+
+
+def test_mp3_is_checked_after_decoding(song, tmp_path):
+    out = tmp_path / "m.mp3"
+    master(song, [TargetJob(get_platform("spotify"), (OutputSpec(out),))])
+    audio, sr = _read(out)
+    assert bs1770_true_peak_db(audio, sr) <= -1.0 + 0.05
+    assert pyloudnorm_lufs(audio, sr) == pytest.approx(-14.0, abs=0.2)
+
+
+def _third_octave_db(audio, sr):
+    f = np.fft.rfftfreq(audio.shape[1], 1 / sr)
+    p = np.mean(np.abs(np.fft.rfft(audio, axis=1)) ** 2, axis=0)
+    centres = 1000 * 2.0 ** (np.arange(-14, 13) / 3)  # 62.5 Hz .. 16 kHz
+    levels = np.array([p[(f >= c * 2 ** (-1 / 6)) & (f < c * 2 ** (1 / 6))].sum() for c in centres])
+    db = 10 * np.log10(levels)
+    return db - db.mean()
+
+
+def test_reference_match_moves_tone_and_loudness_toward_the_reference(song, bright_reference, tmp_path):
+    out = tmp_path / "matched.wav"
+    target = get_platform("spotify")
+    master(song, [TargetJob(target, (OutputSpec(out),))], reference_path=bright_reference)
+    ref, sr = _read(bright_reference)
+    src, _ = _read(song)
+    res, _ = _read(out)
+    before = np.sqrt(np.mean((_third_octave_db(src, sr) - _third_octave_db(ref, sr)) ** 2))
+    after = np.sqrt(np.mean((_third_octave_db(res, sr) - _third_octave_db(ref, sr)) ** 2))
+    assert after < 0.5 * before
+
+
+def test_plan_decisions_have_reasons_and_user_values_are_kept(song, tmp_path):
+    out = tmp_path / "m.wav"
+    [result] = master(song, [TargetJob(get_platform("spotify"), (OutputSpec(out),))],
+                      user=UserSettings(eq_amount=0.25, width=1.1))
+    plan = result.plan
+    assert plan.get("eq", "amount") == 0.25 and plan.param("eq", "amount").source == "user"
+    assert plan.get("width", "mid") == 1.1
+    for section, params in plan.sections.items():
+        for name, p in params.items():
+            assert p.reason, f"{section}.{name} has no reason"
+    json.loads(plan.to_json())
+
+
+def test_silent_input_is_refused_and_leaves_nothing(tmp_path):
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros((44100, 2)), 44100)
+    out = tmp_path / "out.wav"
+    with pytest.raises(InvalidAudioError) as err:
+        master(silent, [TargetJob(get_platform("spotify"), (OutputSpec(out),))])
+    assert err.value.code == "audio.silent" and "silent.wav" in err.value.message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["silent.wav"]
+
+
+def test_output_may_not_overwrite_the_input(song):
+    with pytest.raises(InvalidParameterError) as err:
+        master(song, [TargetJob(custom_target(-14, -1), (OutputSpec(Path(song)),))])
+    assert err.value.code == "master.overwrite_input"
