@@ -30,6 +30,17 @@ def test_band_split_sums_to_flat_magnitude(sample_rate):
     np.testing.assert_allclose(magnitude_db, 0.0, atol=1e-3)
 
 
+def test_allpass_equals_the_linkwitz_riley_sum():
+    # LP4 + HP4 = the 2nd-order all-pass with the Butterworth's poles (s^4 + w^4 factorises).
+    from mixlab.dsp.crossover import butterworth_allpass_sos
+
+    f = np.geomspace(20, 20000, 50)
+    _, lp = scipy.signal.sosfreqz(linkwitz_riley_sos(700.0, 48000, kind="lowpass"), worN=f, fs=48000)
+    _, hp = scipy.signal.sosfreqz(linkwitz_riley_sos(700.0, 48000, kind="highpass"), worN=f, fs=48000)
+    _, ap = scipy.signal.sosfreqz(butterworth_allpass_sos(700.0, 48000), worN=f, fs=48000)
+    np.testing.assert_allclose(ap, lp + hp, atol=1e-9)
+
+
 def test_band_split_chunked_equals_one_shot(rng):
     x = rng.standard_normal((2, 10000))
     one = BandSplitter([200.0, 3000.0], 48000, 2).process(x)

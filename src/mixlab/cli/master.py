@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 def _print_human(results: list) -> None:
     first = results[0].plan
     inp = first.context.get("input", {})
-    print(f"{inp.get('file')}: {inp.get('integrated_lufs')} LUFS, {inp.get('true_peak_dbtp')} dBTP, "
+    print(f"{inp.get('file')}: {inp.get('integrated_lufs')} LUFS, peak {inp.get('peak_dbfs')} dBFS, "
           f"PLR {inp.get('plr_db')} dB, {inp.get('duration_s')} s at {inp.get('sample_rate')} Hz")
     print("decisions:")
     for section, params in first.sections.items():

@@ -43,6 +43,16 @@ def linkwitz_riley_sos(cutoff_hz: float, sample_rate: int, *, kind: str) -> np.n
     return np.vstack([section, section])
 
 
+def butterworth_allpass_sos(cutoff_hz: float, sample_rate: int) -> np.ndarray:
+    """2nd-order all-pass sharing the poles of a 2nd-order Butterworth at ``cutoff_hz``.
+
+    Equal to the sum of the Linkwitz-Riley 4th-order low- and high-pass at that frequency.
+    """
+    section = scipy.signal.butter(2, cutoff_hz, fs=sample_rate, output="sos")[0]
+    a0, a1, a2 = section[3:]
+    return np.array([[a2, a1, a0, a0, a1, a2]])
+
+
 class BandSplitter:
     """Splits ``(channels, n)`` blocks into bands at the given crossover frequencies.
 
@@ -67,15 +77,12 @@ class BandSplitter:
         self.crossovers_hz = tuple(freqs)
         self._low = [StreamingSOS(linkwitz_riley_sos(f, sample_rate, kind="lowpass"), num_channels) for f in freqs]
         self._high = [StreamingSOS(linkwitz_riley_sos(f, sample_rate, kind="highpass"), num_channels) for f in freqs]
-        # _allpass[i][j]: the all-pass of crossover j (> i) applied to band i, as LP_j + HP_j.
+        # _allpass[i][j]: the all-pass of crossover j (> i) applied to band i. LP4 + HP4 of a
+        # Linkwitz-Riley pair is the 2nd-order all-pass (s^2 - sqrt(2) w s + w^2) /
+        # (s^2 + sqrt(2) w s + w^2), and the bilinear transform keeps that identity: one
+        # biquad instead of four.
         self._allpass = [
-            [
-                (
-                    StreamingSOS(linkwitz_riley_sos(freqs[j], sample_rate, kind="lowpass"), num_channels),
-                    StreamingSOS(linkwitz_riley_sos(freqs[j], sample_rate, kind="highpass"), num_channels),
-                )
-                for j in range(i + 1, len(freqs))
-            ]
+            [StreamingSOS(butterworth_allpass_sos(freqs[j], sample_rate), num_channels) for j in range(i + 1, len(freqs))]
             for i in range(len(freqs))
         ]
 
@@ -89,8 +96,8 @@ class BandSplitter:
         rest = np.asarray(block, dtype=np.float64)
         for i in range(len(self.crossovers_hz)):
             low = self._low[i].process(rest)
-            for lp, hp in self._allpass[i]:
-                low = lp.process(low) + hp.process(low)
+            for allpass in self._allpass[i]:
+                low = allpass.process(low)
             bands.append(low)
             rest = self._high[i].process(rest)
         bands.append(rest)

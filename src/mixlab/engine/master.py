@@ -26,16 +26,15 @@ from typing import Any
 
 import numpy as np
 
-from mixlab.analysis.loudness import LoudnessMeter
-from mixlab.analysis.report import AnalysisReport, ReportBuilder
+from mixlab.analysis.loudness import HopEnergyAccumulator, KWeightingFilter, LoudnessMeter, loudness_from_hops
+from mixlab.analysis.spectrum import SpectrumMeter
 from mixlab.analysis.spectrum import band_power, third_octave_bands
 from mixlab.analysis.truepeak import TruePeakMeter
 from mixlab.audio import io as audio_io
 from mixlab.dsp.crossover import BandSplitter
 from mixlab.dsp.dynamics import FRAME_SAMPLES, Compressor, CompressorSettings
-from mixlab.dsp.fir import StreamingFIR, design_curve_fir, fir_response_db
-from mixlab.dsp.limiter import TruePeakEnvelope, TruePeakLimiter
-from mixlab.dsp.stereo import scale_width
+from mixlab.dsp.fir import StreamingFIR, design_curve_fir
+from mixlab.dsp.limiter import LimiterGain, TruePeakEnvelope, TruePeakLimiter
 from mixlab.dsp.stream import run_compensated
 from mixlab.engine.plan import Plan
 from mixlab.engine.profiles import get_genre, genre_band_target_db, genre_tolerance_db
@@ -66,11 +65,31 @@ def _no_progress(stage: str, fraction: float) -> None:
 
 
 @dataclass(frozen=True)
+class Levels:
+    """The level figures mastering decides from (a light subset of the analysis report).
+
+    ``peak_dbfs`` is the sample peak: the decisions only need it within a fraction of a dB,
+    and the output's true peak is measured exactly anyway.
+    """
+
+    sample_rate: int
+    num_channels: int
+    duration_s: float
+    integrated_lufs: float
+    lra_lu: float
+    peak_dbfs: float
+
+    @property
+    def plr_db(self) -> float:
+        return self.peak_dbfs - self.integrated_lufs
+
+
+@dataclass(frozen=True)
 class SourceAnalysis:
     """What mastering needs to know about a mix or a reference."""
 
     path: str
-    report: AnalysisReport
+    report: Levels
     freqs_hz: np.ndarray
     power: np.ndarray  # mean power spectral density over channels (linear, per bin)
     mid_power: np.ndarray
@@ -121,27 +140,39 @@ class _BandFrames:
 
 
 def analyze_source(path: str | Path, *, max_duration_s: float | None = None, progress: Progress = _no_progress) -> SourceAnalysis:
-    """Meter a file in one streamed pass."""
+    """Meter a file in one streamed pass: loudness, sample peak, spectrum (with mid/side), band dynamics."""
     info = audio_io.probe(path, max_duration_s=max_duration_s)
-    builder = ReportBuilder(info.sample_rate, info.num_channels)
+    loudness = LoudnessMeter(info.sample_rate, info.num_channels)
+    spectrum = SpectrumMeter(info.sample_rate, info.num_channels)
     bands = _BandFrames(info.sample_rate)
+    peak = 0.0
     done = 0
     for block in audio_io.iter_blocks(path, block_size=BLOCK_SIZE, max_duration_s=max_duration_s):
-        builder.push(block)
+        loudness.push(block)
+        spectrum.push(block)
         bands.push(block)
+        peak = max(peak, float(np.abs(block).max(initial=0.0)))
         done += block.shape[1]
         progress("analyse", done / max(info.num_frames, 1))
-    report = builder.result()
-    spec = report.spectrum
+    spec = spectrum.result()
     if spec.cross_psd_per_hz is not None:
         left, right = spec.channel_psd_per_hz
         mid = (left + right + 2.0 * spec.cross_psd_per_hz) / 4.0
         side = np.maximum((left + right - 2.0 * spec.cross_psd_per_hz) / 4.0, 0.0)
     else:
         mid, side = spec.psd_per_hz, np.zeros_like(spec.psd_per_hz)
+    loud = loudness.result()
+    levels = Levels(
+        sample_rate=info.sample_rate,
+        num_channels=info.num_channels,
+        duration_s=info.duration_s,
+        integrated_lufs=float(loud.integrated_lufs),
+        lra_lu=float(loud.lra_lu),
+        peak_dbfs=20.0 * math.log10(max(peak, 1e-12)),
+    )
     return SourceAnalysis(
         path=str(path),
-        report=report,
+        report=levels,
         freqs_hz=np.asarray(spec.freqs_hz),
         power=np.asarray(spec.psd_per_hz),
         mid_power=mid,
@@ -236,9 +267,12 @@ def fit_eq_curve(source: SourceAnalysis, bands: tuple[np.ndarray, ...], desired_
     anchors = desired_db.copy()
     for _ in range(iterations):
         taps = design_curve_fir(centres, anchors, sample_rate)
-        response = fir_response_db(taps, source.freqs_hz[1:], sample_rate)
-        filtered = source.power.copy()
-        filtered[1:] *= 10.0 ** (response / 10.0)
+        # The spectrum's bins are an rfft grid: the filter's response there is an FFT away.
+        fft_size = 2 * (source.freqs_hz.size - 1)
+        response = np.abs(np.fft.rfft(taps, max(fft_size, taps.size)))
+        if response.size != source.freqs_hz.size:
+            response = np.interp(source.freqs_hz, np.fft.rfftfreq(max(fft_size, taps.size), 1.0 / sample_rate), response)
+        filtered = source.power * response**2
         achieved = _band_db(source.freqs_hz, filtered, bands) - before
         anchors = np.clip(anchors + (desired_db - achieved), desired_db - 6.0, desired_db + 6.0)
     return anchors
@@ -261,7 +295,7 @@ def decide_master(
         "num_channels": rep.num_channels,
         "duration_s": round(rep.duration_s, 3),
         "integrated_lufs": _round(rep.integrated_lufs),
-        "true_peak_dbtp": _round(rep.true_peak_dbtp),
+        "peak_dbfs": _round(rep.peak_dbfs),
         "lra_lu": _round(rep.lra_lu),
         "plr_db": _round(rep.plr_db),
     }
@@ -269,7 +303,7 @@ def decide_master(
         plan.context["reference"] = {
             "file": Path(reference.path).name,
             "integrated_lufs": _round(reference.report.integrated_lufs),
-            "true_peak_dbtp": _round(reference.report.true_peak_dbtp),
+            "peak_dbfs": _round(reference.report.peak_dbfs),
             "plr_db": _round(reference.report.plr_db),
         }
     plan.context["genre"] = get_genre(genre).name
@@ -332,7 +366,8 @@ def _decide_dynamics(plan: Plan, source: SourceAnalysis) -> None:
     rep = source.report
     target_lufs = float(plan.get("loudness", "target_lufs"))
     ceiling = float(plan.get("loudness", "ceiling_dbtp"))
-    peak_at_target = float(rep.true_peak_dbtp) + (target_lufs - float(rep.integrated_lufs))
+    # Inter-sample peaks of a mix sit up to about half a dB over its sample peak.
+    peak_at_target = float(rep.peak_dbfs) + 0.5 + (target_lufs - float(rep.integrated_lufs))
     excess = peak_at_target - ceiling
     plan.context["limiting_needed_db"] = round(excess, 2)
     needed = excess > 4.0
@@ -447,15 +482,14 @@ class Stage:
     true_peak_dbtp: float
 
 
-def _stage_processor(plan: Plan, sample_rate: int, num_channels: int) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
-    """The shared chain (EQ, then bands: compression and width) as one block function."""
-    steps: list[Callable[[np.ndarray], np.ndarray]] = []
-    latency = 0
+def _eq_points(plan: Plan, sample_rate: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The EQ curve's anchors (Hz, dB) with the ultrasonic cut added; and whether it is flat."""
     curve = plan.get("eq", "curve")
     freqs = np.asarray(curve["freqs_hz"], dtype=np.float64)
     gains = np.asarray(curve["gains_db"], dtype=np.float64)
     keep = freqs < 0.45 * sample_rate
     freqs, gains = freqs[keep], gains[keep]
+    flat = not np.any(np.abs(gains) > 0.01)
     cut_hz = plan.get("eq", "ultrasonic_cut_hz")
     if cut_hz:
         cut_hz = float(cut_hz)
@@ -464,27 +498,58 @@ def _stage_processor(plan: Plan, sample_rate: int, num_channels: int) -> tuple[C
         hold = float(gains[below][-1]) if below.any() else 0.0
         freqs = np.concatenate([freqs[below], [cut_hz, min(cut_hz * 1.04, 0.495 * sample_rate)]])
         gains = np.concatenate([gains[below], [hold, -60.0]])
-    if cut_hz or np.any(np.abs(gains) > 0.01):
-        fir = StreamingFIR(design_curve_fir(freqs, gains, sample_rate), num_channels)
-        steps.append(fir.process)
-        latency += fir.latency_samples
+        flat = False
+    return freqs, gains, flat
+
+
+def _side_points(freqs: np.ndarray, gains: np.ndarray, widths: list[float], crossovers_hz: list[float],
+                 sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    """The side signal's curve: the EQ plus each band's width (as gain), eased over 2/3 octave."""
+    top = float(freqs[-1]) if freqs.size else 0.45 * sample_rate
+    grid = np.geomspace(15.0, top, 240)
+    eq_db = np.interp(np.log(grid), np.log(freqs), gains) if freqs.size else np.zeros_like(grid)
+    width = np.full_like(grid, widths[0])
+    for fc, w_below, w_above in zip(crossovers_hz, widths, widths[1:]):
+        t = np.clip((np.log2(grid / fc) + 1 / 3) / (2 / 3), 0.0, 1.0)
+        width = np.where(grid >= fc / 2 ** (1 / 3), w_below + (w_above - w_below) * t, width)
+    return grid, eq_db + 20.0 * np.log10(np.maximum(width, 1e-3))
+
+
+def _stage_processor(plan: Plan, sample_rate: int, num_channels: int) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+    """The shared chain as one block function: EQ and band widths (linear-phase FIR, mid/side),
+    then, where decided, multiband compression."""
+    steps: list[Callable[[np.ndarray], np.ndarray]] = []
+    latency = 0
+    freqs, gains, flat = _eq_points(plan, sample_rate)
     widths = [float(plan.get("width", name)) for name in BAND_NAMES]
     for w in widths:
         _check_range("width", w, 0.0, 2.0)
-    use_dynamics = bool(plan.get("dynamics", "enabled"))
-    if use_dynamics or any(w != 1.0 for w in widths):
-        splitter = BandSplitter(plan.get("dynamics", "crossovers_hz"), sample_rate, num_channels)
-        compressors = [
-            Compressor(CompressorSettings(**plan.get("dynamics", name)), sample_rate) if use_dynamics else None
-            for name in BAND_NAMES
-        ]
+    crossovers = [float(f) for f in plan.get("dynamics", "crossovers_hz")]
+    if num_channels == 2 and any(w != 1.0 for w in widths):
+        # Mid and side through linear-phase filters of one length: they stay aligned, and the
+        # width costs no crossover (no phase shift) at all.
+        mid_fir = StreamingFIR(design_curve_fir(freqs, gains, sample_rate), 1)
+        side_fir = StreamingFIR(design_curve_fir(*_side_points(freqs, gains, widths, crossovers, sample_rate), sample_rate), 1)
+
+        def eq_width_step(block: np.ndarray) -> np.ndarray:
+            mid = mid_fir.process(0.5 * (block[:1] + block[1:]))
+            side = side_fir.process(0.5 * (block[:1] - block[1:]))
+            return np.concatenate([mid + side, mid - side])
+
+        steps.append(eq_width_step)
+        latency += mid_fir.latency_samples
+    elif not flat:
+        fir = StreamingFIR(design_curve_fir(freqs, gains, sample_rate), num_channels)
+        steps.append(fir.process)
+        latency += fir.latency_samples
+    if bool(plan.get("dynamics", "enabled")):
+        splitter = BandSplitter(crossovers, sample_rate, num_channels)
+        compressors = [Compressor(CompressorSettings(**plan.get("dynamics", name)), sample_rate) for name in BAND_NAMES]
 
         def bands_step(block: np.ndarray) -> np.ndarray:
             out = np.zeros(block.shape, dtype=np.float64)
-            for band, comp, width in zip(splitter.process(block), compressors, widths):
-                if comp is not None:
-                    band = comp.process(band)
-                out += scale_width(band, width=width)
+            for band, comp in zip(splitter.process(block), compressors):
+                out += comp.process(band)
             return out
 
         steps.append(bands_step)
@@ -500,13 +565,18 @@ def _stage_processor(plan: Plan, sample_rate: int, num_channels: int) -> tuple[C
 
 def render_stage(path: str | Path, plan: Plan, *, max_duration_s: float | None = None,
                  progress: Progress = _no_progress, tmp_dir: str | None = None) -> Stage:
-    """Apply the plan's shared processing to the file; keep audio and true-peak envelope."""
+    """Apply the plan's shared processing to the file; keep what every target's limiter needs.
+
+    The store's rows are the processed audio, its true-peak envelope (dB) and its K-weighted
+    power (BS.1770, summed over channels), all aligned sample by sample.
+    """
     info = audio_io.probe(path, max_duration_s=max_duration_s)
     sr, ch = info.sample_rate, info.num_channels
     chain, chain_latency = _stage_processor(plan, sr, ch)
     detector = TruePeakEnvelope(sr, ch)
-    store = BlockStore(ch + 1, expected_samples=info.num_frames, tmp_dir=tmp_dir)
-    meter = LoudnessMeter(sr, ch)
+    k_filter = KWeightingFilter(sr, ch)
+    store = BlockStore(ch + 2, expected_samples=info.num_frames, tmp_dir=tmp_dir)
+    hops = HopEnergyAccumulator(sr)
     done = 0
 
     def source() -> Iterator[np.ndarray]:
@@ -517,37 +587,26 @@ def render_stage(path: str | Path, plan: Plan, *, max_duration_s: float | None =
             yield block
 
     processed = run_compensated(source(), chain, latency_samples=chain_latency, block_multiple=FRAME_SAMPLES)
+    fifo = np.zeros((ch + 1, detector.latency_samples))
 
     def with_envelope(block: np.ndarray) -> np.ndarray:
-        return np.concatenate([block, detector.process(block)], axis=0)
-
-    # The envelope is aligned with the audio by delaying the audio as much as the detector.
-    delayed_pairs = run_compensated(processed, _Delayed(with_envelope, ch, detector.latency_samples),
-                                    latency_samples=detector.latency_samples)
-    peak = 0.0
-    for block in delayed_pairs:
-        store.append(block)
-        meter.push(block[:ch])
-        peak = max(peak, float(block[ch].max(initial=0.0)))
-    loudness = meter.result().integrated_lufs
-    return Stage(store=store, sample_rate=sr, num_channels=ch, loudness_lufs=float(loudness),
-                 true_peak_dbtp=20.0 * math.log10(max(peak, 1e-12)))
-
-
-class _Delayed:
-    """Wraps a function adding an envelope row so the audio rows come out delayed to match it."""
-
-    def __init__(self, fn: Callable[[np.ndarray], np.ndarray], num_channels: int, delay: int) -> None:
-        self.fn = fn
-        self.num_channels = num_channels
-        self.fifo = np.zeros((num_channels, delay), dtype=np.float32)
-
-    def __call__(self, block: np.ndarray) -> np.ndarray:
-        out = self.fn(block)
-        fifo = np.concatenate([self.fifo, out[: self.num_channels]], axis=1)
+        # The envelope comes out delayed by the detector: delay audio and power as much.
+        nonlocal fifo
+        weighted = k_filter.process(block)
+        power = np.einsum("ij,ij->j", weighted, weighted)[np.newaxis, :]
+        data = np.concatenate([fifo, np.concatenate([block, power])], axis=1)
         n = block.shape[1]
-        self.fifo = fifo[:, n:]
-        return np.concatenate([fifo[:, :n], out[self.num_channels :]], axis=0)
+        fifo = data[:, n:]
+        return np.concatenate([data[:ch, :n], detector.process(block), data[ch:, :n]])
+
+    peak_db = -240.0
+    for block in run_compensated(processed, with_envelope, latency_samples=detector.latency_samples):
+        store.append(block)
+        hops.push_power(block[ch + 1].astype(np.float64))
+        peak_db = max(peak_db, float(block[ch].max(initial=-240.0)))
+    sums, counts = hops.hop_sums()
+    loudness = loudness_from_hops(sums, counts, duration_s=hops.num_samples / sr).integrated_lufs
+    return Stage(store=store, sample_rate=sr, num_channels=ch, loudness_lufs=float(loudness), true_peak_dbtp=peak_db)
 
 
 @dataclass(frozen=True)
@@ -566,9 +625,37 @@ class TargetResult:
 
 def _limited_blocks(stage: Stage, *, drive_db: float, ceiling_dbtp: float, lookahead_ms: float,
                     release_ms: float) -> Iterator[np.ndarray]:
-    limiter = TruePeakLimiter(ceiling_dbtp, stage.sample_rate, stage.num_channels, lookahead_ms=lookahead_ms,
+    ch = stage.num_channels
+    limiter = TruePeakLimiter(ceiling_dbtp, stage.sample_rate, ch, lookahead_ms=lookahead_ms,
                               release_ms=release_ms, external_envelope=True, drive_db=drive_db)
-    yield from run_compensated(stage.store.blocks(), limiter.process, latency_samples=limiter.latency_samples)
+    rows = (block[: ch + 1] for block in stage.store.blocks())
+    yield from run_compensated(rows, limiter.process, latency_samples=limiter.latency_samples)
+
+
+def _predict_loudness(stage: Stage, *, drive_db: float, ceiling_dbtp: float, lookahead_ms: float,
+                      release_ms: float) -> float:
+    """Integrated loudness the limiter would give at ``drive_db``, without touching the audio.
+
+    The output's K-weighted power is the stage's K-weighted power times the squared gain
+    (the gain moves slowly next to the K filter's response), summed in BS.1770's 100 ms hops.
+    """
+    ch = stage.num_channels
+    gain = LimiterGain(ceiling_dbtp, stage.sample_rate, lookahead_ms=lookahead_ms, release_ms=release_ms, drive_db=drive_db)
+    delay = np.zeros(gain.latency_samples)
+
+    def weighted_power(block: np.ndarray) -> np.ndarray:
+        nonlocal delay
+        g = gain.process(block[:1])[0]
+        power = np.concatenate([delay, block[1].astype(np.float64)])
+        delay = power[block.shape[1] :]
+        return (power[: block.shape[1]] * g * g)[np.newaxis, :]
+
+    hops = HopEnergyAccumulator(stage.sample_rate)
+    rows = (block[ch:] for block in stage.store.blocks())
+    for block in run_compensated(rows, weighted_power, latency_samples=gain.latency_samples):
+        hops.push_power(block[0])
+    sums, counts = hops.hop_sums()
+    return float(loudness_from_hops(sums, counts, duration_s=hops.num_samples / stage.sample_rate).integrated_lufs)
 
 
 def _measure(blocks: Iterable[np.ndarray], sample_rate: int, num_channels: int, *, true_peak: bool,
@@ -585,9 +672,28 @@ def _measure(blocks: Iterable[np.ndarray], sample_rate: int, num_channels: int, 
     return float(loud.result().integrated_lufs), (float(tp.result().true_peak_dbtp) if tp is not None else None)
 
 
+def _solve_drive(stage: Stage, *, target_lufs: float, drive_db: float, ceiling_dbtp: float, lookahead_ms: float,
+                 release_ms: float, max_iterations: int = 10) -> tuple[float, int]:
+    """Drive (dB) at which the predicted loudness is within 0.01 LU of the target (secant steps)."""
+    history: list[tuple[float, float]] = []
+    for iteration in range(1, max_iterations + 1):
+        loudness = _predict_loudness(stage, drive_db=drive_db, ceiling_dbtp=ceiling_dbtp,
+                                     lookahead_ms=lookahead_ms, release_ms=release_ms)
+        history.append((drive_db, loudness))
+        error = target_lufs - loudness
+        if abs(error) <= 0.01:
+            return drive_db, iteration
+        drive_db += error / _slope(history)
+    return drive_db, max_iterations
+
+
 def finish_target(stage: Stage, plan: Plan, target: PlatformTarget, outputs: list[OutputSpec], *,
-                  progress: Progress = _no_progress, max_iterations: int = 8) -> TargetResult:
-    """Solve drive and limiter ceiling so the output hits the target exactly, then write it."""
+                  progress: Progress = _no_progress, max_tries: int = 6) -> TargetResult:
+    """Solve drive and limiter ceiling so the output hits the target exactly, then write it.
+
+    The drive is solved on the predicted loudness (cheap); the written output is metered
+    (loudness and true peak, BS.1770-4) and, if it misses, corrected and written again.
+    """
     target_lufs = float(plan.get("loudness", "target_lufs"))
     ceiling = float(plan.get("loudness", "ceiling_dbtp"))
     lookahead = float(plan.get("limiter", "lookahead_ms"))
@@ -595,37 +701,44 @@ def finish_target(stage: Stage, plan: Plan, target: PlatformTarget, outputs: lis
     lossy = any(o.path.suffix.lower() == ".mp3" for o in outputs)
     internal_ceiling = ceiling - (0.6 if lossy else 0.1)
     drive = target_lufs - stage.loudness_lufs
-    history: list[tuple[float, float]] = []
-    sr, ch = stage.sample_rate, stage.num_channels
+    settings = dict(lookahead_ms=lookahead, release_ms=release)
     iterations = 0
-    for iterations in range(1, max_iterations + 1):
-        progress(f"{target.name}: loudness", iterations / max_iterations)
-        loudness, peak = _measure(
-            _limited_blocks(stage, drive_db=drive, ceiling_dbtp=internal_ceiling, lookahead_ms=lookahead, release_ms=release),
-            sr, ch, true_peak=True,
-        )
-        error = target_lufs - loudness
-        history.append((drive, loudness))
-        if peak is not None and peak > ceiling - 0.01:
-            internal_ceiling -= peak - (ceiling - 0.01) + 0.02
-            continue
-        if abs(error) <= LOUDNESS_TOLERANCE_LU:
+    written: list[dict[str, Any]] = []
+    for attempt in range(max_tries):
+        progress(f"{target.name}: loudness", (attempt + 1) / max_tries)
+        drive, used = _solve_drive(stage, target_lufs=target_lufs, drive_db=drive, ceiling_dbtp=internal_ceiling, **settings)
+        iterations += used
+        written = []
+        retry = False
+        for spec in outputs:
+            record = _write_and_check(stage, target, spec, drive=drive, ceiling=internal_ceiling, progress=progress, **settings)
+            written.append(record)
+            over = record["true_peak_dbtp"] - (ceiling - 0.01)
+            miss = target_lufs - record["integrated_lufs"]
+            if over > 0:
+                internal_ceiling -= over + 0.05
+                retry = True
+            elif abs(miss) > LOUDNESS_TOLERANCE_LU:
+                drive += miss
+                retry = True
+            if retry:
+                for done in written:
+                    Path(done["file"]).unlink(missing_ok=True)
+                break
+        if not retry:
             break
-        drive += error / _slope(history)
     else:
         raise ProcessingError(
-            f"could not reach {target_lufs:g} LUFS under {ceiling:g} dBTP for {target.label} "
-            f"(last: {loudness:.2f} LUFS, {peak:.2f} dBTP). Try a lower loudness target.",
+            f"could not reach {target_lufs:g} LUFS under {ceiling:g} dBTP for {target.label}. Try a lower loudness target.",
             code="master.no_convergence",
         )
-    result = TargetResult(target=target, plan=plan, iterations=iterations)
-    for spec in outputs:
-        result.outputs.append(_write_verified(stage, plan, target, spec, drive=drive, ceiling=internal_ceiling,
-                                              lookahead=lookahead, release=release, progress=progress))
+    for record in written:
+        record.update(target_lufs=target_lufs, ceiling_dbtp=ceiling,
+                      loudness_error_lu=round(record["integrated_lufs"] - target_lufs, 3))
     plan.decide("loudness", "drive_db", round(drive, 3), f"gain into the limiter that lands the master at {target_lufs:g} LUFS")
     plan.decide("limiter", "ceiling_dbtp", round(internal_ceiling, 3),
                 f"set below the {ceiling:g} dBTP target so the {'decoded MP3' if lossy else 'output'} stays under it, measured")
-    return result
+    return TargetResult(target=target, plan=plan, outputs=written, iterations=iterations)
 
 
 def _slope(history: list[tuple[float, float]]) -> float:
@@ -638,42 +751,27 @@ def _slope(history: list[tuple[float, float]]) -> float:
     return float(np.clip((l1 - l0) / (d1 - d0), 0.2, 1.2))
 
 
-def _write_verified(stage: Stage, plan: Plan, target: PlatformTarget, spec: OutputSpec, *, drive: float, ceiling: float,
-                    lookahead: float, release: float, progress: Progress, max_tries: int = 4) -> dict[str, Any]:
-    """Write one output; for lossy formats decode it, meter it and redo under a lower ceiling if needed."""
+def _write_and_check(stage: Stage, target: PlatformTarget, spec: OutputSpec, *, drive: float, ceiling: float,
+                     lookahead_ms: float, release_ms: float, progress: Progress) -> dict[str, Any]:
+    """Write one output while metering it; a lossy file is decoded and metered again."""
     sr, ch = stage.sample_rate, stage.num_channels
-    target_lufs = float(plan.get("loudness", "target_lufs"))
-    target_ceiling = float(plan.get("loudness", "ceiling_dbtp"))
+    progress(f"{target.name}: write {spec.path.name}", 1.0)
     lossy = spec.path.suffix.lower() == ".mp3"
-    for attempt in range(max_tries):
-        progress(f"{target.name}: write {spec.path.name}", (attempt + 1) / max_tries)
-        with audio_io.AudioWriter(spec.path, sample_rate=sr, num_channels=ch, bit_depth=spec.bit_depth) as writer:
-            loudness, peak = _measure(
-                _limited_blocks(stage, drive_db=drive, ceiling_dbtp=ceiling, lookahead_ms=lookahead, release_ms=release),
-                sr, ch, true_peak=True, sinks=[writer.write],
-            )
-        if lossy:
-            # Streamed, so a long MP3 is checked in bounded memory.
-            decoded = audio_io.iter_blocks(spec.path, block_size=BLOCK_SIZE)
-            loudness, peak = _measure(decoded, sr, ch, true_peak=True)
-            if peak > target_ceiling - 0.01 or abs(loudness - target_lufs) > 0.1:
-                ceiling -= max(peak - (target_ceiling - 0.01), 0.0) + 0.05
-                drive += target_lufs - loudness
-                continue
-        break
-    else:
-        spec.path.unlink(missing_ok=True)
-        raise ProcessingError(f"{spec.path.name}: the encoded file kept going over {target_ceiling:g} dBTP", code="master.lossy_overs")
+    with audio_io.AudioWriter(spec.path, sample_rate=sr, num_channels=ch, bit_depth=spec.bit_depth) as writer:
+        loudness, peak = _measure(
+            _limited_blocks(stage, drive_db=drive, ceiling_dbtp=ceiling, lookahead_ms=lookahead_ms, release_ms=release_ms),
+            sr, ch, true_peak=True, sinks=[writer.write],
+        )
+    if lossy:
+        # Streamed, so a long MP3 is checked in bounded memory.
+        loudness, peak = _measure(audio_io.iter_blocks(spec.path, block_size=BLOCK_SIZE), sr, ch, true_peak=True)
     return {
         "file": str(spec.path),
         "target": target.name,
         "format": spec.path.suffix.lower().lstrip("."),
         "bit_depth": None if lossy else spec.bit_depth,
-        "integrated_lufs": round(loudness, 2),
-        "true_peak_dbtp": round(peak, 2),
-        "target_lufs": target_lufs,
-        "ceiling_dbtp": target_ceiling,
-        "loudness_error_lu": round(loudness - target_lufs, 2),
+        "integrated_lufs": round(float(loudness), 3),
+        "true_peak_dbtp": round(float(peak), 3),
     }
 
 
