@@ -130,3 +130,59 @@ def test_output_may_not_overwrite_the_input(song):
     with pytest.raises(InvalidParameterError) as err:
         master(song, [TargetJob(custom_target(-14, -1), (OutputSpec(Path(song)),))])
     assert err.value.code == "master.overwrite_input"
+
+
+def _flat_plan(widths, sample_rate):
+    from mixlab.engine.master import BAND_NAMES, CROSSOVERS_HZ, MASTER_SCHEMA
+    from mixlab.engine.plan import Plan
+
+    plan = Plan(schema=MASTER_SCHEMA)
+    plan.set_user("eq", "curve", {"freqs_hz": [100.0, 1000.0], "gains_db": [0.0, 0.0]})
+    plan.set_user("eq", "ultrasonic_cut_hz", None)
+    plan.set_user("dynamics", "enabled", False)
+    plan.set_user("dynamics", "crossovers_hz", list(CROSSOVERS_HZ))
+    for name, w in zip(BAND_NAMES, widths):
+        plan.set_user("width", name, w)
+    return plan
+
+
+def _run_stage_chain(plan, x, sample_rate):
+    from mixlab.dsp.stream import run_compensated
+    from mixlab.engine.master import _stage_processor
+
+    chain, latency = _stage_processor(plan, sample_rate, x.shape[0])
+    return np.concatenate(list(run_compensated([x.astype(np.float32)], chain, latency_samples=latency, block_multiple=32)), axis=1)
+
+
+def test_band_width_folds_the_low_end_to_mono_and_keeps_the_rest():
+    sr = 48000
+    t = np.arange(sr * 2) / sr
+    low_side = 0.3 * np.sin(2 * np.pi * 50 * t)
+    high_side = 0.3 * np.sin(2 * np.pi * 5000 * t)
+    mid = 0.3 * np.sin(2 * np.pi * 1000 * t)
+    x = np.stack([mid + low_side + high_side, mid - low_side - high_side])
+    y = _run_stage_chain(_flat_plan((0.0, 1.0, 1.0), sr), x, sr)[:, sr // 2 : -sr // 2]
+    side = (y[0] - y[1]) / 2
+    mid_out = (y[0] + y[1]) / 2
+
+    def level_db(sig, f):
+        n = sig.size
+        spec = np.abs(np.fft.rfft(sig * np.hanning(n)))
+        k = int(round(f * n / sr))
+        return 20 * np.log10(spec[k - 2 : k + 3].max() / (np.hanning(n).sum() / 2))
+
+    assert level_db(side, 50) < 20 * np.log10(0.3) - 40  # width 0: the low side is gone
+    assert level_db(side, 5000) == pytest.approx(20 * np.log10(0.3), abs=0.1)  # width 1: untouched
+    assert level_db(mid_out, 1000) == pytest.approx(20 * np.log10(0.3), abs=0.1)  # the mid never changes
+
+
+def test_amount_scales_every_ai_change_toward_none(song):
+    from mixlab.engine.master import analyze_source, decide_master, scale_by_amount
+
+    source = analyze_source(song)
+    plan = decide_master(source, get_platform("spotify"), genre="hip-hop")
+    full = np.asarray(plan.get("eq", "curve")["gains_db"])
+    scale_by_amount(plan, 0.5)
+    np.testing.assert_allclose(plan.get("eq", "curve")["gains_db"], full * 0.5, atol=0.0051)  # 0.01 dB rounding
+    scale_by_amount(plan, 0.0)
+    assert not np.any(plan.get("eq", "curve")["gains_db"])
