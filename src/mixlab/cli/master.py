@@ -77,7 +77,9 @@ def build_jobs(args: argparse.Namespace) -> list[TargetJob]:
             raise InvalidParameterError("--all-targets writes every platform; drop --target/--lufs", code="cli.all_targets")
         if out.suffix.lower() in (".wav", ".flac", ".mp3"):
             raise InvalidParameterError(f"{out}: with --all-targets, -o names a folder", code="cli.all_targets")
-        out.mkdir(parents=True, exist_ok=True)
+        if not out.exists():
+            out.mkdir(parents=True)
+            args.created_folder = out
         stem = Path(args.input).stem
         return [
             TargetJob(get_platform(name), (OutputSpec(out / f"{stem}.{name}.{args.format}", args.bit_depth),))
@@ -106,6 +108,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         results = master(args.input, jobs, reference_path=args.reference, genre=args.genre, plan_in=plan_in,
                          user=user, max_duration_s=args.max_duration_s, progress=bar)
+    except BaseException:
+        created = getattr(args, "created_folder", None)
+        if created is not None and not any(created.iterdir()):
+            created.rmdir()
+        raise
     finally:
         bar.done()
     outputs = [o for r in results for o in r.outputs]
