@@ -34,8 +34,10 @@ analog prototype with the bilinear transform.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import scipy.signal
@@ -142,6 +144,61 @@ def check_block(block: np.ndarray, num_channels: int) -> np.ndarray:
             code="audio.non_finite",
         )
     return x
+
+
+class BlockMeter:
+    """Base of the streaming meters: checks the rate and channel count once, then every block.
+
+    Subclasses meter the checked blocks in :meth:`_push_checked` and return what they
+    measured from ``result()``.
+
+    Parameters
+    ----------
+    sample_rate : int
+        In Hz, 8 000 .. 384 000.
+    num_channels : int
+        1 or 2.
+
+    Raises
+    ------
+    InvalidParameterError
+        If the rate or channel count is not supported.
+    """
+
+    def __init__(self, sample_rate: int, num_channels: int) -> None:
+        self.sample_rate, self.num_channels = check_stream_parameters(sample_rate, num_channels)
+
+    def push(self, block: np.ndarray) -> None:
+        """Meter the next ``(num_channels, n)`` ``float32`` block.
+
+        Raises
+        ------
+        InvalidParameterError
+            If the shape is wrong.
+        InvalidAudioError
+            If the block holds NaN or infinity.
+        """
+        self._push_checked(check_block(block, self.num_channels))
+
+    def _push_checked(self, x: np.ndarray) -> None:
+        """Meter a block that :func:`check_block` has accepted."""
+        raise NotImplementedError
+
+    def result(self) -> Any:
+        """What was measured of everything pushed so far (the meter can keep going)."""
+        raise NotImplementedError
+
+
+def array_blocks(samples: np.ndarray, block_size: int) -> Iterable[np.ndarray]:
+    """Views of ``samples`` ``(channels, n)`` of ``block_size`` samples each (the last may be shorter)."""
+    return (samples[:, start : start + block_size] for start in range(0, samples.shape[1], block_size))
+
+
+def run_blocks(meter: BlockMeter, blocks: Iterable[np.ndarray]) -> Any:
+    """Push every block of ``blocks`` into ``meter`` and return ``meter.result()``."""
+    for block in blocks:
+        meter.push(block)
+    return meter.result()
 
 
 def energy_to_lufs(energy: np.ndarray | float) -> np.ndarray | float:
@@ -453,7 +510,7 @@ class LoudnessResult:
         return gated_integrated_lufs(self.block_energies * scale)[0]
 
 
-class LoudnessMeter:
+class LoudnessMeter(BlockMeter):
     """Streaming loudness meter: :meth:`push` blocks, then :meth:`result`.
 
     Parameters
@@ -486,21 +543,11 @@ class LoudnessMeter:
     """
 
     def __init__(self, sample_rate: int, num_channels: int) -> None:
-        self.sample_rate, self.num_channels = check_stream_parameters(sample_rate, num_channels)
+        super().__init__(sample_rate, num_channels)
         self._filter = KWeightingFilter(self.sample_rate, self.num_channels)
         self._hops = HopEnergyAccumulator(self.sample_rate)
 
-    def push(self, block: np.ndarray) -> None:
-        """Meter the next block, ``(num_channels, n)`` ``float32``.
-
-        Raises
-        ------
-        InvalidParameterError
-            If the shape is wrong.
-        InvalidAudioError
-            If the block holds NaN or infinity.
-        """
-        x = check_block(block, self.num_channels)
+    def _push_checked(self, x: np.ndarray) -> None:
         self.push_weighted(self._filter.process(x))
 
     def push_weighted(self, weighted: np.ndarray) -> None:
@@ -571,10 +618,7 @@ def measure_loudness(samples: np.ndarray, sample_rate: int, *, block_size: int =
     ITU-R BS.1770-4, Annex 1; EBU Tech 3341; EBU Tech 3342.
     """
     x = as_samples_2d(samples)
-    meter = LoudnessMeter(sample_rate, x.shape[0])
-    for start in range(0, x.shape[1], block_size):
-        meter.push(x[:, start : start + block_size])
-    return meter.result()
+    return run_blocks(LoudnessMeter(sample_rate, x.shape[0]), array_blocks(x, block_size))
 
 
 def integrated_loudness(samples: np.ndarray, sample_rate: int) -> float:

@@ -350,6 +350,8 @@ def _decide_eq(plan: Plan, source: SourceAnalysis, reference: SourceAnalysis | N
         source, reference=reference, genre_name=genre, amount=float(amount), max_db=float(max_db), smoothing_octaves=float(smoothing)
     )
     centres = bands[0]
+    plan.decide("eq", "subsonic_cut_hz", 20.0, "removes DC offset and sub-20 Hz rumble: inaudible, but they eat headroom "
+                "and make the limiter work")
     if source.sample_rate < 88200:
         cut = round(0.45 * source.sample_rate, -1)
         plan.decide("eq", "ultrasonic_cut_hz", cut, f"content above {cut / 1000:.1f} kHz is inaudible but its inter-sample "
@@ -383,14 +385,17 @@ def _decide_dynamics(plan: Plan, source: SourceAnalysis) -> None:
     plan.decide("dynamics", "crossovers_hz", list(CROSSOVERS_HZ), "low end, body, top: each compressed on its own so a kick does not duck the cymbals")
     strength = float(np.clip((excess - 4.0) / 8.0, 0.0, 1.0))
     ratio = round(1.5 + strength, 2)
-    times = {"low": (30.0, 250.0, 25.0), "mid": (15.0, 180.0, 12.0), "high": (5.0, 120.0, 6.0)}
+    times = {"low": (20.0, 150.0, 15.0), "mid": (10.0, 100.0, 8.0), "high": (5.0, 60.0, 5.0)}
     for name, loud_db in zip(BAND_NAMES, source.band_loud_db):
         attack, release, detector = times[name]
-        # The source is metered before drive: thresholds move with the gain that reaches the target.
+        # Thresholds sit at the band's loud passages (90th percentile of 100 ms energies): the
+        # compressors shave the peaks that would otherwise hit the limiter, and leave the song's
+        # sections (its loudness range) alone.
         plan.decide("dynamics", name, {
-            "threshold_db": round(loud_db - 3.0 - 2.0 * strength, 1), "ratio": ratio, "attack_ms": attack,
+            "threshold_db": round(loud_db, 1), "ratio": ratio, "attack_ms": attack,
             "release_ms": release, "knee_db": 6.0, "detector_ms": detector,
-        }, f"{ratio:g}:1 above the band's loud passages ({loud_db:.1f} dB, 90th percentile), slow enough to keep transients")
+        }, f"{ratio:g}:1 on peaks above the band's loud passages ({loud_db:.1f} dB, 90th percentile); "
+           "the song's quiet and loud sections keep their contrast")
     if enabled:
         _check_range("dynamics.crossovers_hz", min(plan.get("dynamics", "crossovers_hz")), 20.0, 20000.0)
 
@@ -498,6 +503,15 @@ def _eq_points(plan: Plan, sample_rate: int) -> tuple[np.ndarray, np.ndarray, bo
     keep = freqs < 0.45 * sample_rate
     freqs, gains = freqs[keep], gains[keep]
     flat = not np.any(np.abs(gains) > 0.01)
+    sub_hz = plan.param("eq", "subsonic_cut_hz")
+    if sub_hz is not None and sub_hz.value:
+        sub = float(sub_hz.value)
+        _check_range("eq.subsonic_cut_hz", sub, 10.0, 40.0)
+        above = freqs > sub
+        hold = float(gains[above][0]) if above.any() else 0.0
+        freqs = np.concatenate([[sub / 4, sub], freqs[above]])
+        gains = np.concatenate([[-60.0, hold], gains[above]])
+        flat = False
     cut_hz = plan.get("eq", "ultrasonic_cut_hz")
     if cut_hz:
         cut_hz = float(cut_hz)
