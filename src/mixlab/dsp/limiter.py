@@ -84,23 +84,34 @@ class TruePeakEnvelope:
         self._prev = np.zeros(1)
 
     def _refined_peaks(self, block: np.ndarray) -> np.ndarray:
-        """Per sample (one sample late), the refined peak over its ``factor`` grid points."""
+        """Per sample (one sample late), the refined peak over its ``factor`` grid points.
+
+        At a grid point whose parabola (through it and its neighbours) peaks within half a
+        step of it, the vertex ``mid + (left - right)^2 / (8 curvature)`` replaces it.
+        """
         f = self._factor
         mag = np.abs(self._upsampler.process(np.asarray(block, dtype=np.float32)))
         ext = np.concatenate([self._tail, mag], axis=1)
         self._tail = ext[:, ext.shape[1] - (f + 1) :]
         ch, n = mag.shape[0], block.shape[1]
-        points = ext[:, 1 : 1 + n * f].reshape(ch, n, f)
-        best = points.argmax(axis=2)
-        k = 1 + f * np.arange(n)[np.newaxis, :] + best
-        rows = np.arange(ch)[:, np.newaxis]
-        mid = ext[rows, k].astype(np.float64)
-        left = ext[rows, k - 1]
-        right = ext[rows, k + 1]
-        curvature = 2.0 * mid - left - right
-        is_peak = (mid >= left) & (mid >= right) & (curvature > 0)
-        lift = np.where(is_peak, (left - right) ** 2 / (8.0 * np.where(is_peak, curvature, 1.0)), 0.0)
-        return (mid + lift).max(axis=0)
+        left, mid, right = ext[:, : n * f], ext[:, 1 : 1 + n * f], ext[:, 2 : 2 + n * f]
+        curvature = 2.0 * mid
+        curvature -= left
+        curvature -= right
+        slope = left - right
+        vertex_near = curvature > np.abs(slope)
+        np.square(slope, out=slope)
+        np.maximum(curvature, 1e-30, out=curvature)
+        curvature *= 8.0
+        lift = np.divide(slope, curvature, out=slope)
+        lift *= vertex_near
+        lift += mid
+        # Maximum over each sample's f points and the channels (strided slices: numpy reduces
+        # a short last axis slowly).
+        peak = lift[:, 0::f].max(axis=0)
+        for p in range(1, f):
+            np.maximum(peak, lift[:, p::f].max(axis=0), out=peak)
+        return peak.astype(np.float64)
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Envelope of ``block`` in dB, shape ``(1, n)`` float64."""
