@@ -186,3 +186,16 @@ def test_amount_scales_every_ai_change_toward_none(song):
     np.testing.assert_allclose(plan.get("eq", "curve")["gains_db"], full * 0.5, atol=0.0051)  # 0.01 dB rounding
     scale_by_amount(plan, 0.0)
     assert not np.any(plan.get("eq", "curve")["gains_db"])
+
+
+def test_hi_res_mp3_is_resampled_explicitly_and_checked(tmp_path):
+    src = tmp_path / "hires.wav"
+    sf.write(src, _example().render(6.0, 96000).T, 96000, subtype="PCM_24")
+    out = tmp_path / "m.mp3"
+    [result] = master(src, [TargetJob(get_platform("spotify"), (OutputSpec(out),))])
+    record = result.outputs[0]
+    assert record["sample_rate"] == 48000 and record["resampled_from"] == 96000
+    audio, sr = _read(out)
+    assert sr == 48000
+    assert bs1770_true_peak_db(audio, sr) <= -1.0 + 0.05
+    assert pyloudnorm_lufs(audio, sr) == pytest.approx(-14.0, abs=0.2)

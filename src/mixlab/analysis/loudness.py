@@ -149,20 +149,10 @@ def check_block(block: np.ndarray, num_channels: int) -> np.ndarray:
 class BlockMeter:
     """Base of the streaming meters: checks the rate and channel count once, then every block.
 
-    Subclasses meter the checked blocks in :meth:`_push_checked` and return what they
-    measured from ``result()``.
-
-    Parameters
-    ----------
-    sample_rate : int
-        In Hz, 8 000 .. 384 000.
-    num_channels : int
-        1 or 2.
-
-    Raises
-    ------
-    InvalidParameterError
-        If the rate or channel count is not supported.
+    The constructor takes and checks ``sample_rate`` and ``num_channels`` as
+    :func:`check_stream_parameters` does; :meth:`push` checks each block with
+    :func:`check_block`. Subclasses meter the checked blocks in :meth:`_push_checked` and
+    return what they measured from ``result()``.
     """
 
     def __init__(self, sample_rate: int, num_channels: int) -> None:
@@ -190,7 +180,8 @@ class BlockMeter:
 
 
 def array_blocks(samples: np.ndarray, block_size: int) -> Iterable[np.ndarray]:
-    """Views of ``samples`` ``(channels, n)`` of ``block_size`` samples each (the last may be shorter)."""
+    """Consecutive views of ``block_size`` samples of ``samples`` ``(channels, n)``; the last
+    may be shorter."""
     return (samples[:, start : start + block_size] for start in range(0, samples.shape[1], block_size))
 
 

@@ -34,11 +34,12 @@ from typing import Any
 import numpy as np
 
 from mixlab.analysis.loudness import (
+    BlockMeter,
     KWeightingFilter,
     LoudnessMeter,
     LoudnessResult,
-    check_block,
-    check_stream_parameters,
+    array_blocks,
+    run_blocks,
 )
 from mixlab.analysis.spectrum import SpectrumMeter, SpectrumResult
 from mixlab.analysis.stereo import BandStereo, StereoMeter
@@ -204,7 +205,7 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-class ReportBuilder:
+class ReportBuilder(BlockMeter):
     """Streaming analysis: :meth:`push` blocks, then :meth:`result` an :class:`AnalysisReport`.
 
     Parameters
@@ -231,7 +232,7 @@ class ReportBuilder:
     """
 
     def __init__(self, sample_rate: int, num_channels: int) -> None:
-        self.sample_rate, self.num_channels = check_stream_parameters(sample_rate, num_channels)
+        super().__init__(sample_rate, num_channels)
         self._filter = KWeightingFilter(self.sample_rate, self.num_channels)
         self._loudness = LoudnessMeter(self.sample_rate, self.num_channels)
         self._stereo = StereoMeter(self.sample_rate, self.num_channels, measure_bands=False)
@@ -241,17 +242,7 @@ class ReportBuilder:
         self._sum_squares = np.zeros(self.num_channels)
         self._num_samples = 0
 
-    def push(self, block: np.ndarray) -> None:
-        """Analyse the next ``(num_channels, n)`` ``float32`` block.
-
-        Raises
-        ------
-        InvalidParameterError
-            If the shape is wrong.
-        InvalidAudioError
-            If the block holds NaN or infinity.
-        """
-        x = check_block(block, self.num_channels)
+    def _push_checked(self, x: np.ndarray) -> None:
         if x.shape[1] == 0:
             return
         x64 = x.astype(np.float64)
@@ -398,10 +389,7 @@ def analyze_blocks(
     InvalidAudioError
         If a block holds NaN or infinity.
     """
-    builder = ReportBuilder(sample_rate, num_channels)
-    for block in blocks:
-        builder.push(block)
-    return builder.result()
+    return run_blocks(ReportBuilder(sample_rate, num_channels), blocks)
 
 
 def analyze(buffer: AudioBuffer, *, block_size: int = 65536) -> AnalysisReport:
@@ -429,9 +417,5 @@ def analyze(buffer: AudioBuffer, *, block_size: int = 65536) -> AnalysisReport:
     ----------
     ITU-R BS.1770-4; EBU Tech 3341 and 3342; IEC 61260-1.
     """
-    x = buffer.samples
-    return analyze_blocks(
-        (x[:, start : start + block_size] for start in range(0, x.shape[1], block_size)),
-        buffer.sample_rate,
-        buffer.num_channels,
-    )
+    blocks = array_blocks(buffer.samples, block_size)
+    return analyze_blocks(blocks, buffer.sample_rate, buffer.num_channels)

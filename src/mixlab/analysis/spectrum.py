@@ -39,7 +39,7 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
-from mixlab.analysis.loudness import as_samples_2d, check_block, check_stream_parameters
+from mixlab.analysis.loudness import BlockMeter, array_blocks, as_samples_2d, run_blocks
 from mixlab.errors import InvalidParameterError
 
 __all__ = [
@@ -254,7 +254,7 @@ class SpectrumResult:
         return _power_to_db(self.psd_per_hz)
 
 
-class SpectrumMeter:
+class SpectrumMeter(BlockMeter):
     """Streaming long-term average spectrum (Welch, Hann, 50 % overlap).
 
     Parameters
@@ -278,7 +278,7 @@ class SpectrumMeter:
     """
 
     def __init__(self, sample_rate: int, num_channels: int, *, fft_size: int | None = None) -> None:
-        self.sample_rate, self.num_channels = check_stream_parameters(sample_rate, num_channels)
+        super().__init__(sample_rate, num_channels)
         n = welch_fft_size(self.sample_rate) if fft_size is None else fft_size
         if int(n) != n or n < 16 or n % 2:
             raise InvalidParameterError(
@@ -295,17 +295,8 @@ class SpectrumMeter:
         self._leftover = np.zeros((self.num_channels, 0), dtype=np.float32)
         self._num_samples = 0
 
-    def push(self, block: np.ndarray) -> None:
-        """Add the next ``(num_channels, n)`` ``float32`` block.
-
-        Raises
-        ------
-        InvalidParameterError
-            If the shape is wrong.
-        InvalidAudioError
-            If the block holds NaN or infinity.
-        """
-        x = check_block(block, self.num_channels).astype(np.float32, copy=False)
+    def _push_checked(self, x: np.ndarray) -> None:
+        x = x.astype(np.float32, copy=False)
         self._num_samples += x.shape[1]
         buf = np.concatenate([self._leftover, x], axis=1) if self._leftover.shape[1] else x
         n = self.fft_size
@@ -387,9 +378,7 @@ def measure_spectrum(
     """
     x = as_samples_2d(samples)
     meter = SpectrumMeter(sample_rate, x.shape[0], fft_size=fft_size)
-    for start in range(0, x.shape[1], block_size):
-        meter.push(x[:, start : start + block_size])
-    return meter.result()
+    return run_blocks(meter, array_blocks(x, block_size))
 
 
 def third_octave_levels(samples: np.ndarray, sample_rate: int, *, fft_size: int | None = None) -> BandLevels:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mixlab.analysis.loudness import as_samples_2d, check_block, check_stream_parameters
-from mixlab.dsp.oversample import Upsampler, oversampling_factor
+from mixlab.analysis.loudness import BlockMeter, array_blocks, as_samples_2d, run_blocks
+from mixlab.dsp.oversample import Upsampler, check_positive_int, oversampling_factor
 from mixlab.errors import InvalidParameterError
 
 __all__ = [
@@ -86,7 +86,7 @@ class TruePeakResult:
     oversampling_factor: int
 
 
-class TruePeakMeter:
+class TruePeakMeter(BlockMeter):
     """Streaming true-peak, sample-peak and clipping meter.
 
     Parameters
@@ -130,18 +130,15 @@ class TruePeakMeter:
         clip_threshold_lin: float = DEFAULT_CLIP_THRESHOLD_LIN,
         min_clip_run_samples: int = DEFAULT_MIN_CLIP_RUN_SAMPLES,
     ) -> None:
-        self.sample_rate, self.num_channels = check_stream_parameters(sample_rate, num_channels)
+        super().__init__(sample_rate, num_channels)
         if not clip_threshold_lin > 0.0:
             raise InvalidParameterError(
                 f"clip threshold must be > 0, got {clip_threshold_lin}", code="parameter.clip_threshold"
             )
-        if int(min_clip_run_samples) != min_clip_run_samples or min_clip_run_samples < 1:
-            raise InvalidParameterError(
-                f"minimum clip run must be a positive integer, got {min_clip_run_samples}",
-                code="parameter.clip_run",
-            )
+        self.min_clip_run_samples = check_positive_int(
+            min_clip_run_samples, name="minimum clip run", code="parameter.clip_run"
+        )
         self.clip_threshold_lin = float(clip_threshold_lin)
-        self.min_clip_run_samples = int(min_clip_run_samples)
         self._upsampler = Upsampler(oversampling_factor(self.sample_rate), self.num_channels)
         self._true_peak = np.zeros(self.num_channels)
         self._sample_peak = np.zeros(self.num_channels)
@@ -149,17 +146,7 @@ class TruePeakMeter:
         self._open_run = np.zeros(self.num_channels, dtype=np.int64)
         self._clip_events = 0
 
-    def push(self, block: np.ndarray) -> None:
-        """Meter the next ``(num_channels, n)`` ``float32`` block.
-
-        Raises
-        ------
-        InvalidParameterError
-            If the shape is wrong.
-        InvalidAudioError
-            If the block holds NaN or infinity.
-        """
-        x = check_block(block, self.num_channels)
+    def _push_checked(self, x: np.ndarray) -> None:
         if x.shape[1] == 0:
             return
         env = self._upsampler.peak_per_sample(x)
@@ -257,6 +244,4 @@ def measure_true_peak(
         clip_threshold_lin=clip_threshold_lin,
         min_clip_run_samples=min_clip_run_samples,
     )
-    for start in range(0, x.shape[1], block_size):
-        meter.push(x[:, start : start + block_size])
-    return meter.result()
+    return run_blocks(meter, array_blocks(x, block_size))

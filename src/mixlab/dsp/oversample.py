@@ -35,6 +35,8 @@ Proc. IEEE ISCAS 1974 (the window).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from mixlab.errors import InvalidParameterError
@@ -141,22 +143,33 @@ def interpolation_filter(
     return h
 
 
+def check_positive_int(value: int, *, name: str, code: str) -> int:
+    """``value`` as an ``int``, if it is a whole number >= 1.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``"<name> must be a positive integer, got <value>"``, with ``code``, otherwise.
+    """
+    if int(value) != value or int(value) < 1:
+        raise InvalidParameterError(f"{name} must be a positive integer, got {value}", code=code)
+    return int(value)
+
+
 def _check_design(factor: int, half_length_samples: int, kaiser_beta: float) -> tuple[int, int]:
     if int(factor) != factor or not 1 <= int(factor) <= MAX_FACTOR:
         raise InvalidParameterError(
             f"oversampling factor must be an integer from 1 to {MAX_FACTOR}, got {factor}",
             code="parameter.oversampling_factor",
         )
-    if int(half_length_samples) != half_length_samples or int(half_length_samples) < 1:
-        raise InvalidParameterError(
-            f"filter half length must be a positive integer, got {half_length_samples}",
-            code="parameter.filter_length",
-        )
+    half = check_positive_int(
+        half_length_samples, name="filter half length", code="parameter.filter_length"
+    )
     if not kaiser_beta >= 0.0:
         raise InvalidParameterError(
             f"Kaiser beta must be >= 0, got {kaiser_beta}", code="parameter.kaiser_beta"
         )
-    return int(factor), int(half_length_samples)
+    return int(factor), half
 
 
 class Upsampler:
@@ -212,13 +225,10 @@ class Upsampler:
         kaiser_beta: float = DEFAULT_KAISER_BETA,
     ) -> None:
         factor, half = _check_design(factor, half_length_samples, kaiser_beta)
-        if int(num_channels) != num_channels or int(num_channels) < 1:
-            raise InvalidParameterError(
-                f"number of channels must be a positive integer, got {num_channels}",
-                code="parameter.num_channels",
-            )
+        self.num_channels = check_positive_int(
+            num_channels, name="number of channels", code="parameter.num_channels"
+        )
         self.factor = factor
-        self.num_channels = int(num_channels)
         self.latency_samples = half if factor > 1 else 0
         self._half = half
         h = interpolation_filter(factor, half_length_samples=half, kaiser_beta=kaiser_beta)
@@ -279,6 +289,35 @@ class Upsampler:
     def _advance(self, ext: np.ndarray) -> None:
         self._history = ext[:, ext.shape[1] - 2 * self._half :].copy()
 
+    def _stream(
+        self,
+        block: np.ndarray,
+        run: Callable[[np.ndarray, int], np.ndarray],
+        passthrough: Callable[[np.ndarray], np.ndarray],
+    ) -> np.ndarray:
+        """Feed ``block`` through ``run`` (``_run_process`` or ``_run_peak``) and keep its history.
+
+        With ``factor == 1`` there is no filter: the result is ``passthrough(block)``.
+        """
+        x = self._prepare(block)
+        n = x.shape[1]
+        if self.factor == 1:
+            return passthrough(x)
+        if n == 0:
+            return np.zeros((self.num_channels, 0), dtype=x.dtype)
+        ext = self._extend(x)
+        out = run(ext, n)
+        self._advance(ext)
+        return out
+
+    def _tail(self, run: Callable[[np.ndarray, int], np.ndarray], dtype: type) -> np.ndarray:
+        """``run`` over ``latency_samples`` of silence after the stream, leaving the state alone."""
+        d = self.latency_samples
+        if d == 0:
+            return np.zeros((self.num_channels, 0), dtype=dtype)
+        ext = self._extend(np.zeros((self.num_channels, d), dtype=dtype))
+        return run(ext, d)
+
     # -- public API ------------------------------------------------------------------------
 
     def process(self, block: np.ndarray) -> np.ndarray:
@@ -301,16 +340,7 @@ class Upsampler:
         InvalidParameterError
             If the block does not have ``num_channels`` rows.
         """
-        x = self._prepare(block)
-        n = x.shape[1]
-        if self.factor == 1:
-            return x.copy()
-        if n == 0:
-            return np.zeros((self.num_channels, 0), dtype=x.dtype)
-        ext = self._extend(x)
-        out = self._run_process(ext, n)
-        self._advance(ext)
-        return out
+        return self._stream(block, self._run_process, np.ndarray.copy)
 
     def peak_per_sample(self, block: np.ndarray) -> np.ndarray:
         """Per input sample, the largest ``|x|`` over it and its interpolated points.
@@ -335,16 +365,7 @@ class Upsampler:
         InvalidParameterError
             If the block does not have ``num_channels`` rows.
         """
-        x = self._prepare(block)
-        n = x.shape[1]
-        if self.factor == 1:
-            return np.abs(x)
-        if n == 0:
-            return np.zeros((self.num_channels, 0), dtype=x.dtype)
-        ext = self._extend(x)
-        env = self._run_peak(ext, n)
-        self._advance(ext)
-        return env
+        return self._stream(block, self._run_peak, np.abs)
 
     def process_tail(self, *, dtype: type = np.float32) -> np.ndarray:
         """The last ``latency_samples * factor`` outputs, as if silence followed the stream.
@@ -356,11 +377,7 @@ class Upsampler:
         np.ndarray
             Shape ``(num_channels, latency_samples * factor)``.
         """
-        d = self.latency_samples
-        if d == 0:
-            return np.zeros((self.num_channels, 0), dtype=dtype)
-        ext = self._extend(np.zeros((self.num_channels, d), dtype=dtype))
-        return self._run_process(ext, d)
+        return self._tail(self._run_process, dtype)
 
     def peak_per_sample_tail(self, *, dtype: type = np.float32) -> np.ndarray:
         """The last ``latency_samples`` values of :meth:`peak_per_sample`, as if silence followed.
@@ -372,11 +389,7 @@ class Upsampler:
         np.ndarray
             Shape ``(num_channels, latency_samples)``.
         """
-        d = self.latency_samples
-        if d == 0:
-            return np.zeros((self.num_channels, 0), dtype=dtype)
-        ext = self._extend(np.zeros((self.num_channels, d), dtype=dtype))
-        return self._run_peak(ext, d)
+        return self._tail(self._run_peak, dtype)
 
 
 def true_peak_envelope(
