@@ -698,14 +698,14 @@ def _measure(blocks: Iterable[np.ndarray], sample_rate: int, num_channels: int, 
 
 def _solve_drive(stage: Stage, *, target_lufs: float, drive_db: float, ceiling_dbtp: float, lookahead_ms: float,
                  release_ms: float, max_iterations: int = 10) -> tuple[float, int]:
-    """Drive (dB) at which the predicted loudness is within 0.015 LU of the target (secant steps)."""
+    """Drive (dB) at which the predicted loudness is within 0.01 LU of the target (secant steps)."""
     history: list[tuple[float, float]] = []
     for iteration in range(1, max_iterations + 1):
         loudness = _predict_loudness(stage, drive_db=drive_db, ceiling_dbtp=ceiling_dbtp,
                                      lookahead_ms=lookahead_ms, release_ms=release_ms)
         history.append((drive_db, loudness))
         error = target_lufs - loudness
-        if abs(error) <= 0.015:
+        if abs(error) <= 0.01:
             return drive_db, iteration
         drive_db += error / _slope(history)
     return drive_db, max_iterations
@@ -725,12 +725,13 @@ def finish_target(stage: Stage, plan: Plan, target: PlatformTarget, outputs: lis
     lossy = any(o.path.suffix.lower() == ".mp3" for o in outputs)
     internal_ceiling = ceiling - (0.6 if lossy else 0.1)
     drive = target_lufs - stage.loudness_lufs
+    goal_lufs = target_lufs
     settings = dict(lookahead_ms=lookahead, release_ms=release)
     iterations = 0
     written: list[dict[str, Any]] = []
     for attempt in range(max_tries):
         progress(f"{target.name}: loudness", (attempt + 1) / max_tries)
-        drive, used = _solve_drive(stage, target_lufs=target_lufs, drive_db=drive, ceiling_dbtp=internal_ceiling, **settings)
+        drive, used = _solve_drive(stage, target_lufs=goal_lufs, drive_db=drive, ceiling_dbtp=internal_ceiling, **settings)
         iterations += used
         written = []
         retry = False
@@ -745,7 +746,8 @@ def finish_target(stage: Stage, plan: Plan, target: PlatformTarget, outputs: lis
                 internal_ceiling -= over + 0.05
                 retry = True
             elif abs(miss) > tolerance:
-                drive += miss
+                # The prediction is off by this much here: aim the solver past it.
+                goal_lufs += miss
                 retry = True
             if retry:
                 for done in written:
@@ -777,6 +779,45 @@ def _slope(history: list[tuple[float, float]]) -> float:
     if abs(d1 - d0) < 1e-6:
         return 1.0
     return float(np.clip((l1 - l0) / (d1 - d0), 0.2, 1.2))
+
+
+def refine_eq_to_reference(stage: Stage, plan: Plan, reference: SourceAnalysis, *, threshold_db: float = 0.5) -> bool:
+    """Correct the EQ once by what the rendered master still misses of the reference's tone.
+
+    Dynamics and limiting change the tonal balance (heavy limiting thins the low end); the
+    first render's output, limited at its solved drive, is measured and the remaining
+    difference, smoothed like the EQ, is added to the curve. Returns whether it changed.
+    """
+    curve = plan.param("eq", "curve")
+    if curve is None or curve.is_kept:
+        return False
+    target_lufs = float(plan.get("loudness", "target_lufs"))
+    settings = dict(lookahead_ms=float(plan.get("limiter", "lookahead_ms")), release_ms=float(plan.get("limiter", "release_ms")))
+    ceiling = float(plan.get("loudness", "ceiling_dbtp")) - 0.1
+    drive, _ = _solve_drive(stage, target_lufs=target_lufs, drive_db=target_lufs - stage.loudness_lufs,
+                            ceiling_dbtp=ceiling, **settings)
+    spectrum = SpectrumMeter(stage.sample_rate, stage.num_channels)
+    for block in _limited_blocks(stage, drive_db=drive, ceiling_dbtp=ceiling, **settings):
+        spectrum.push(block)
+    out = spectrum.result()
+    bands = _eq_bands(stage.sample_rate)
+    centres = bands[0]
+    got = _normalise(_band_db(out.freqs_hz, out.psd_per_hz, bands), centres)
+    want = _normalise(_band_db(reference.freqs_hz, reference.power, bands), centres)
+    residual = _smooth_octaves(centres, want - got, float(plan.get("eq", "smoothing_octaves")))
+    amount = float(plan.get("eq", "amount"))
+    error_db = float(np.sqrt(np.mean((want - got)[(centres >= 40) & (centres <= 16000)] ** 2)))
+    if error_db < threshold_db or amount <= 0:
+        return False
+    gains = np.asarray(curve.value["gains_db"], dtype=np.float64)
+    limit = float(plan.get("eq", "max_db")) + 3.0
+    edge = (centres < 30.0) | (centres > 16000.0)
+    residual = np.where(edge, np.minimum(residual, 0.0), residual)
+    new = np.clip(gains + amount * residual[: gains.size], -limit, limit)
+    plan.decide("eq", "curve", dict(curve.value, gains_db=[round(float(g), 2) for g in new]),
+                f"{curve.reason}; refined once on the rendered master, which still missed the reference by "
+                f"{error_db:.1f} dB (RMS over 1/3 octaves) after dynamics and limiting")
+    return True
 
 
 def mp3_rate(sample_rate: int) -> int:
@@ -934,8 +975,13 @@ def master(
         for job, plan in zip(jobs, plans):
             key = _stage_key(plan)
             if key not in stages:
-                stages[key] = render_stage(input_path, plan, max_duration_s=max_duration_s, progress=progress,
-                                           tmp_dir=str(job.outputs[0].path.parent) if job.outputs else None)
+                tmp_dir = str(job.outputs[0].path.parent) if job.outputs else None
+                stage = render_stage(input_path, plan, max_duration_s=max_duration_s, progress=progress, tmp_dir=tmp_dir)
+                if reference is not None and refine_eq_to_reference(stage, plan, reference):
+                    stage.store.close()
+                    stage = render_stage(input_path, plan, max_duration_s=max_duration_s, progress=progress, tmp_dir=tmp_dir)
+                    key = _stage_key(plan)
+                stages[key] = stage
         # Targets only read their stage: they run side by side, one per core.
         workers = max(1, min(len(jobs), os.cpu_count() or 1, MAX_WORKERS))
         with ThreadPoolExecutor(max_workers=workers) as pool:
