@@ -104,3 +104,17 @@ def test_run_compensated_removes_a_pure_delay(rng):
     blocks = [x[:, :300], x[:, 300:301], x[:, 301:]]
     out = np.concatenate(list(run_compensated(blocks, Delay(), latency_samples=delay, block_multiple=32)), axis=1)
     np.testing.assert_array_equal(out, x)
+
+
+def test_run_ahead_keeps_order_and_raises_the_producers_error():
+    from mixlab.dsp.stream import run_ahead
+
+    blocks = [np.full((1, 3), i) for i in range(10)]
+    assert [int(b[0, 0]) for b in run_ahead(iter(blocks))] == list(range(10))
+
+    def failing():
+        yield np.zeros((1, 1))
+        raise ValueError("bad block")
+
+    with pytest.raises(ValueError, match="bad block"):
+        list(run_ahead(failing()))

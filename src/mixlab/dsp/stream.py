@@ -54,3 +54,53 @@ def run_compensated(
     flush = latency_samples + (-latency_samples) % block_multiple
     if flush:
         yield from emit(process(np.zeros((num_rows, flush), dtype=np.float32)))
+
+
+_DONE = object()
+
+
+def run_ahead(blocks: Iterable[np.ndarray], *, depth: int = 2) -> Iterator[np.ndarray]:
+    """Yield ``blocks`` while a background thread computes the next ones (at most ``depth`` ahead).
+
+    NumPy and SciPy release the GIL in their heavy loops, so two stages of a chain run on two
+    cores. An exception in the producer is raised here, in the consumer; if the consumer stops
+    early, the producer is told to stop.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for block in blocks:
+                while not stop.is_set():
+                    try:
+                        q.put(block, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_DONE)
+        except BaseException as exc:  # handed to the consumer
+            q.put(exc)
+
+    worker = threading.Thread(target=produce, name="mixlab-run-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                worker.join(timeout=0.05)

@@ -37,7 +37,7 @@ from mixlab.dsp.crossover import BandSplitter
 from mixlab.dsp.dynamics import FRAME_SAMPLES, Compressor, CompressorSettings
 from mixlab.dsp.fir import StreamingFIR, design_curve_fir
 from mixlab.dsp.limiter import LimiterGain, TruePeakEnvelope, TruePeakLimiter
-from mixlab.dsp.stream import run_compensated
+from mixlab.dsp.stream import run_ahead, run_compensated
 from mixlab.engine.plan import Plan
 from mixlab.engine.profiles import get_genre, genre_band_target_db, genre_tolerance_db
 from mixlab.engine.targets import PlatformTarget
@@ -610,7 +610,8 @@ def render_stage(path: str | Path, plan: Plan, *, max_duration_s: float | None =
             progress("process", done / max(info.num_frames, 1))
             yield block
 
-    processed = run_compensated(source(), chain, latency_samples=chain_latency, block_multiple=FRAME_SAMPLES)
+    # The chain (EQ, compressors) runs a block ahead in a second thread while this one detects peaks.
+    processed = run_ahead(run_compensated(source(), chain, latency_samples=chain_latency, block_multiple=FRAME_SAMPLES))
     fifo = np.zeros((ch + 1, detector.latency_samples))
 
     def with_envelope(block: np.ndarray) -> np.ndarray:
@@ -797,7 +798,7 @@ def refine_eq_to_reference(stage: Stage, plan: Plan, reference: SourceAnalysis, 
     drive, _ = _solve_drive(stage, target_lufs=target_lufs, drive_db=target_lufs - stage.loudness_lufs,
                             ceiling_dbtp=ceiling, **settings)
     spectrum = SpectrumMeter(stage.sample_rate, stage.num_channels)
-    for block in _limited_blocks(stage, drive_db=drive, ceiling_dbtp=ceiling, **settings):
+    for block in run_ahead(_limited_blocks(stage, drive_db=drive, ceiling_dbtp=ceiling, **settings)):
         spectrum.push(block)
     out = spectrum.result()
     bands = _eq_bands(stage.sample_rate)
@@ -849,8 +850,9 @@ def _write_and_check(stage: Stage, target: PlatformTarget, spec: OutputSpec, *, 
     progress(f"{target.name}: write {spec.path.name}", 1.0)
     lossy = spec.path.suffix.lower() == ".mp3"
     out_rate = mp3_rate(sr) if lossy else sr
-    blocks: Iterable[np.ndarray] = _limited_blocks(stage, drive_db=drive, ceiling_dbtp=ceiling,
-                                                   lookahead_ms=lookahead_ms, release_ms=release_ms)
+    # The limiter runs a block ahead in a second thread while this one meters and encodes.
+    blocks: Iterable[np.ndarray] = run_ahead(_limited_blocks(stage, drive_db=drive, ceiling_dbtp=ceiling,
+                                                             lookahead_ms=lookahead_ms, release_ms=release_ms))
     if out_rate != sr:
         blocks = _resampled(blocks, sr, out_rate, ch)
     with audio_io.AudioWriter(spec.path, sample_rate=out_rate, num_channels=ch, bit_depth=spec.bit_depth) as writer:
