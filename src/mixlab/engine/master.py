@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator
@@ -984,23 +985,60 @@ def master(
                     stage = render_stage(input_path, plan, max_duration_s=max_duration_s, progress=progress, tmp_dir=tmp_dir)
                     key = _stage_key(plan)
                 stages[key] = stage
+        # Targets that land at the same loudness and ceiling from the same stage are the same
+        # master (Spotify, YouTube, Tidal and SoundCloud all play at -14 LUFS under -1 dBTP):
+        # render one, copy it for the others.
+        groups: dict[str, list[int]] = {}
+        for i, (job, plan) in enumerate(zip(jobs, plans)):
+            groups.setdefault(_render_key(job, plan), []).append(i)
+        leaders = [members[0] for members in groups.values()]
         # Targets only read their stage: they run side by side, one per core.
-        workers = max(1, min(len(jobs), os.cpu_count() or 1, MAX_WORKERS))
+        workers = max(1, min(len(leaders), os.cpu_count() or 1, MAX_WORKERS))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [
-                pool.submit(finish_target, stages[_stage_key(plan)], plan, job.target, list(job.outputs), progress=progress)
-                for job, plan in zip(jobs, plans)
-            ]
+            futures = {
+                i: pool.submit(finish_target, stages[_stage_key(plans[i])], plans[i], jobs[i].target,
+                               list(jobs[i].outputs), progress=progress)
+                for i in leaders
+            }
             try:
-                results = [f.result() for f in futures]
+                done = {i: f.result() for i, f in futures.items()}
             except BaseException:
-                for f in futures:
+                for f in futures.values():
                     f.cancel()
                 raise
+        results_by_index: dict[int, TargetResult] = dict(done)
+        for members in groups.values():
+            leader = done[members[0]]
+            for i in members[1:]:
+                results_by_index[i] = _copy_result(leader, jobs[i], plans[i])
+        results = [results_by_index[i] for i in range(len(jobs))]
     finally:
         for stage in stages.values():
             stage.store.close()
     return results
+
+
+def _render_key(job: TargetJob, plan: Plan) -> str:
+    formats = [(spec.path.suffix.lower(), spec.bit_depth) for spec in job.outputs]
+    finish = {s: {n: p.value for n, p in plan.sections.get(s, {}).items()} for s in ("loudness", "limiter")}
+    return json.dumps([_stage_key(plan), finish, formats], sort_keys=True)
+
+
+def _copy_result(leader: TargetResult, job: TargetJob, plan: Plan) -> TargetResult:
+    """The leader's master, copied (atomically) to this job's files, with this job's plan."""
+    for section in ("loudness", "limiter"):
+        for name, param in leader.plan.sections.get(section, {}).items():
+            plan.sections.setdefault(section, {})[name] = param
+    outputs = []
+    for record, spec in zip(leader.outputs, job.outputs):
+        partial = spec.path.with_name(f".{spec.path.name}.partial-copy")
+        try:
+            shutil.copyfile(record["file"], partial)
+            os.replace(partial, spec.path)
+        finally:
+            partial.unlink(missing_ok=True)
+        outputs.append(dict(record, file=str(spec.path), target=job.target.name, same_as=record["target"]))
+    return TargetResult(target=job.target, plan=plan, outputs=outputs, iterations=0)
 
 
 def _stage_key(plan: Plan) -> str:
