@@ -136,8 +136,9 @@ def check_block(block: np.ndarray, num_channels: int) -> np.ndarray:
         )
     if x.dtype != np.float32 and x.dtype != np.float64:
         x = x.astype(np.float32)
-    # float64 sum of float32 values cannot overflow, so it is finite iff every sample is.
-    if x.size and not math.isfinite(float(np.sum(x, dtype=np.float64))):
+    # A sum in the block's own precision is finite when every sample is (fast); only if it is
+    # not (NaN, infinity, or a float32 overflow of absurd values) are the samples looked at.
+    if x.size and not math.isfinite(float(x.sum())) and not np.isfinite(x).all():
         raise InvalidAudioError(
             "the audio contains invalid samples (NaN or infinity). The file is damaged or was "
             "written by a faulty plug-in; re-export it from your DAW.",
