@@ -699,15 +699,15 @@ def _measure(blocks: Iterable[np.ndarray], sample_rate: int, num_channels: int, 
 
 
 def _solve_drive(stage: Stage, *, target_lufs: float, drive_db: float, ceiling_dbtp: float, lookahead_ms: float,
-                 release_ms: float, max_iterations: int = 10) -> tuple[float, int]:
-    """Drive (dB) at which the predicted loudness is within 0.01 LU of the target (secant steps)."""
+                 release_ms: float, tolerance_lu: float = 0.01, max_iterations: int = 10) -> tuple[float, int]:
+    """Drive (dB) at which the predicted loudness is within ``tolerance_lu`` of the target (secant steps)."""
     history: list[tuple[float, float]] = []
     for iteration in range(1, max_iterations + 1):
         loudness = _predict_loudness(stage, drive_db=drive_db, ceiling_dbtp=ceiling_dbtp,
                                      lookahead_ms=lookahead_ms, release_ms=release_ms)
         history.append((drive_db, loudness))
         error = target_lufs - loudness
-        if abs(error) <= 0.01:
+        if abs(error) <= tolerance_lu:
             return drive_db, iteration
         drive_db += error / _slope(history)
     return drive_db, max_iterations
@@ -796,8 +796,9 @@ def refine_eq_to_reference(stage: Stage, plan: Plan, reference: SourceAnalysis, 
     target_lufs = float(plan.get("loudness", "target_lufs"))
     settings = dict(lookahead_ms=float(plan.get("limiter", "lookahead_ms")), release_ms=float(plan.get("limiter", "release_ms")))
     ceiling = float(plan.get("loudness", "ceiling_dbtp")) - 0.1
+    # Tone is what is measured here: the drive need only be close (a tenth of an LU).
     drive, _ = _solve_drive(stage, target_lufs=target_lufs, drive_db=target_lufs - stage.loudness_lufs,
-                            ceiling_dbtp=ceiling, **settings)
+                            ceiling_dbtp=ceiling, tolerance_lu=0.1, max_iterations=2, **settings)
     spectrum = SpectrumMeter(stage.sample_rate, stage.num_channels)
     for block in run_ahead(_limited_blocks(stage, drive_db=drive, ceiling_dbtp=ceiling, **settings)):
         spectrum.push(block)
