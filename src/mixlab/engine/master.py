@@ -611,19 +611,24 @@ def render_stage(path: str | Path, plan: Plan, *, max_duration_s: float | None =
             progress("process", done / max(info.num_frames, 1))
             yield block
 
-    # The chain (EQ, compressors) runs a block ahead in a second thread while this one detects peaks.
-    processed = run_ahead(run_compensated(source(), chain, latency_samples=chain_latency, block_multiple=FRAME_SAMPLES))
+    def with_power(blocks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        for block in blocks:
+            weighted = k_filter.process(block)
+            yield np.concatenate([block, np.einsum("ij,ij->j", weighted, weighted)[np.newaxis, :]])
+
+    # The chain (EQ, compressors) and the K-weighting run a block ahead in a second thread
+    # while this one detects peaks.
+    processed = run_ahead(with_power(
+        run_compensated(source(), chain, latency_samples=chain_latency, block_multiple=FRAME_SAMPLES)))
     fifo = np.zeros((ch + 1, detector.latency_samples))
 
     def with_envelope(block: np.ndarray) -> np.ndarray:
         # The envelope comes out delayed by the detector: delay audio and power as much.
         nonlocal fifo
-        weighted = k_filter.process(block)
-        power = np.einsum("ij,ij->j", weighted, weighted)[np.newaxis, :]
-        data = np.concatenate([fifo, np.concatenate([block, power])], axis=1)
+        data = np.concatenate([fifo, block], axis=1)
         n = block.shape[1]
         fifo = data[:, n:]
-        return np.concatenate([data[:ch, :n], detector.process(block), data[ch:, :n]])
+        return np.concatenate([data[:ch, :n], detector.process(block[:ch]), data[ch:, :n]])
 
     peak_db = -240.0
     for block in run_compensated(processed, with_envelope, latency_samples=detector.latency_samples):
