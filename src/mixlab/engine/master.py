@@ -689,18 +689,14 @@ def _predict_loudness(stage: Stage, *, drive_db: float, ceiling_dbtp: float, loo
     return float(loudness_from_hops(sums, counts, duration_s=hops.num_samples / stage.sample_rate).integrated_lufs)
 
 
-def _measure(blocks: Iterable[np.ndarray], sample_rate: int, num_channels: int, *, true_peak: bool,
-             sinks: Iterable[Callable[[np.ndarray], None]] = ()) -> tuple[float, float | None]:
+def _measure(blocks: Iterable[np.ndarray], sample_rate: int, num_channels: int) -> tuple[float, float]:
+    """Integrated loudness (LUFS) and true peak (dBTP) of a stream, BS.1770-4."""
     loud = LoudnessMeter(sample_rate, num_channels)
-    tp = TruePeakMeter(sample_rate, num_channels) if true_peak else None
-    sinks = list(sinks)
+    tp = TruePeakMeter(sample_rate, num_channels)
     for block in blocks:
         loud.push(block)
-        if tp is not None:
-            tp.push(block)
-        for sink in sinks:
-            sink(block)
-    return float(loud.result().integrated_lufs), (float(tp.result().true_peak_dbtp) if tp is not None else None)
+        tp.push(block)
+    return float(loud.result().integrated_lufs), float(tp.result().true_peak_dbtp)
 
 
 def _solve_drive(stage: Stage, *, target_lufs: float, drive_db: float, ceiling_dbtp: float, lookahead_ms: float,
@@ -828,6 +824,13 @@ def refine_eq_to_reference(stage: Stage, plan: Plan, reference: SourceAnalysis, 
     return True
 
 
+def _tapped(blocks: Iterable[np.ndarray], sink: Callable[[np.ndarray], None]) -> Iterator[np.ndarray]:
+    """``blocks`` unchanged, each also given to ``sink`` (in whichever thread iterates)."""
+    for block in blocks:
+        sink(block)
+        yield block
+
+
 def mp3_rate(sample_rate: int) -> int:
     """The MP3 sample rate an output at ``sample_rate`` is resampled to (itself when allowed)."""
     if sample_rate in audio_io.MP3_SAMPLE_RATES:
@@ -857,16 +860,23 @@ def _write_and_check(stage: Stage, target: PlatformTarget, spec: OutputSpec, *, 
     progress(f"{target.name}: write {spec.path.name}", 1.0)
     lossy = spec.path.suffix.lower() == ".mp3"
     out_rate = mp3_rate(sr) if lossy else sr
-    # The limiter runs a block ahead in a second thread while this one meters and encodes.
-    blocks: Iterable[np.ndarray] = run_ahead(_limited_blocks(stage, drive_db=drive, ceiling_dbtp=ceiling,
-                                                             lookahead_ms=lookahead_ms, release_ms=release_ms))
+    blocks: Iterable[np.ndarray] = _limited_blocks(stage, drive_db=drive, ceiling_dbtp=ceiling,
+                                                   lookahead_ms=lookahead_ms, release_ms=release_ms)
     if out_rate != sr:
         blocks = _resampled(blocks, sr, out_rate, ch)
+    # The limiter and the loudness meter run a block ahead in a second thread while this one
+    # measures the true peak and encodes.
+    loudness_meter = LoudnessMeter(out_rate, ch)
+    true_peak_meter = TruePeakMeter(out_rate, ch)
     with audio_io.AudioWriter(spec.path, sample_rate=out_rate, num_channels=ch, bit_depth=spec.bit_depth) as writer:
-        loudness, peak = _measure(blocks, out_rate, ch, true_peak=True, sinks=[writer.write])
+        for block in run_ahead(_tapped(blocks, loudness_meter.push)):
+            true_peak_meter.push(block)
+            writer.write(block)
+    loudness = loudness_meter.result().integrated_lufs
+    peak = true_peak_meter.result().true_peak_dbtp
     if lossy:
         # Streamed, so a long MP3 is checked in bounded memory.
-        loudness, peak = _measure(audio_io.iter_blocks(spec.path, block_size=BLOCK_SIZE), out_rate, ch, true_peak=True)
+        loudness, peak = _measure(audio_io.iter_blocks(spec.path, block_size=BLOCK_SIZE), out_rate, ch)
     record = {
         "file": str(spec.path),
         "target": target.name,
