@@ -20,6 +20,7 @@ Audio arrays are ``float32 (channels, samples)``, full scale +-1.0.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -1322,9 +1323,15 @@ class AudioWriter:
             )
         if arr.dtype != np.float32:
             arr = arr.astype(np.float32)
-        try:
+        with self._discarding_on_error():
             for start in range(0, arr.shape[1], _WRITE_CHUNK_FRAMES):
                 self._write_chunk(arr[:, start : start + _WRITE_CHUNK_FRAMES])
+
+    @contextlib.contextmanager
+    def _discarding_on_error(self) -> Iterator[None]:
+        """Delete the temporary file on any failure; turn OS and codec errors into ours."""
+        try:
+            yield
         except MixlabError:
             self._discard()
             raise
@@ -1391,7 +1398,7 @@ class AudioWriter:
             return
         if self._state != "open":
             raise ProcessingError(f"{self._label}: this writer was {self._state}", code="audio.writer_closed")
-        try:
+        with self._discarding_on_error():
             if self._mp3 is not None and self._fh is not None:
                 if self.num_frames_written == 0:
                     raise ProcessingError(
@@ -1408,15 +1415,6 @@ class AudioWriter:
                 with open(self.partial_path, "rb+") as fh:
                     os.fsync(fh.fileno())
             os.replace(self.partial_path, self.path)
-        except MixlabError:
-            self._discard()
-            raise
-        except (OSError, *_DECODE_ERRORS) as exc:
-            self._discard()
-            raise self._write_failed(exc) from exc
-        except BaseException:
-            self._discard()
-            raise
         self._state = "closed"
 
     def abort(self) -> None:
