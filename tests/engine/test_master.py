@@ -199,3 +199,14 @@ def test_hi_res_mp3_is_resampled_explicitly_and_checked(tmp_path):
     assert sr == 48000
     assert bs1770_true_peak_db(audio, sr) <= -1.0 + 0.05
     assert pyloudnorm_lufs(audio, sr) == pytest.approx(-14.0, abs=0.2)
+
+
+def test_reference_with_several_targets_shares_the_refined_eq(song, bright_reference, tmp_path):
+    jobs = [TargetJob(get_platform(n), (OutputSpec(tmp_path / f"{n}.wav"),)) for n in ("spotify", "apple-music", "youtube")]
+    results = master(song, jobs, reference_path=bright_reference)
+    curves = [r.plan.get("eq", "curve") for r in results]
+    assert curves[0] == curves[1] == curves[2]
+    assert results[2].outputs[0]["same_as"] == "spotify"  # same loudness and ceiling: one render, copied
+    for job in jobs:
+        audio, sr = _read(job.outputs[0].path)
+        assert pyloudnorm_lufs(audio, sr) == pytest.approx(job.target.target_lufs, abs=0.1)
