@@ -6,7 +6,6 @@ import scipy.signal
 
 from mixlab.dsp.crossover import BandSplitter, StreamingSOS, linkwitz_riley_sos
 from mixlab.dsp.fir import StreamingFIR, design_curve_fir, fir_response_db
-from mixlab.dsp.stereo import scale_width
 from mixlab.dsp.stream import run_compensated
 
 
@@ -78,14 +77,6 @@ def test_streaming_fir_equals_convolution(rng):
     out = np.concatenate([fir.process(x[:, :100]), fir.process(x[:, 100:2900]), fir.process(x[:, 2900:]), fir.flush()], axis=1)
     expected = np.stack([np.convolve(x[c], taps) for c in range(2)])
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4)  # float32 output
-
-
-def test_width_zero_is_mono_and_one_is_identity(rng):
-    x = rng.standard_normal((2, 100))
-    mono = scale_width(x, width=0.0)
-    np.testing.assert_allclose(mono[0], mono[1])
-    np.testing.assert_allclose(mono[0], (x[0] + x[1]) / 2)
-    assert scale_width(x, width=1.0) is x
 
 
 def test_run_compensated_removes_a_pure_delay(rng):

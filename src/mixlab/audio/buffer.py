@@ -50,22 +50,6 @@ class AudioBuffer:
         return self.num_samples / float(self.sample_rate)
 
 
-def as_channels_first(samples: np.ndarray) -> np.ndarray:
-    """Return ``samples`` as ``float32 (channels, n)``; 1-D input becomes mono ``(1, n)``.
-
-    Only for the edges (I/O, CLI, tests): inside the core the layout is never guessed.
-    """
-    arr = np.asarray(samples, dtype=np.float32)
-    if arr.ndim == 1:
-        return arr[np.newaxis, :]
-    if arr.ndim != 2:
-        raise InvalidParameterError(
-            f"audio must be 1-D or (channels, samples), got shape {arr.shape}",
-            code="audio.bad_shape",
-        )
-    return arr
-
-
 def check_finite(samples: np.ndarray, *, name: str, offset_s: float = 0.0, sample_rate: int) -> None:
     """Raise :class:`InvalidAudioError` if ``samples`` holds NaN or infinity.
 

@@ -82,7 +82,6 @@ class Compressor:
         self._gr_db = 0.0
         self._last_gain = 10.0 ** (settings.makeup_db / 20.0)
         self.latency_samples = 0
-        self.max_reduction_db = 0.0
 
     def gain_curve(self, block: np.ndarray) -> np.ndarray:
         """Per-sample linear gain for ``block`` (advances the compressor's state)."""
@@ -102,8 +101,6 @@ class Compressor:
             gr += (att if w > gr else rel) * (w - gr)
             smoothed[i] = gr
         self._gr_db = gr
-        if num_frames:
-            self.max_reduction_db = max(self.max_reduction_db, float(smoothed.max()))
         frame_gain = np.power(10.0, (s.makeup_db - smoothed) / 20.0)
         starts = np.concatenate([[self._last_gain], frame_gain[:-1]])
         ramp = (np.arange(1, FRAME_SAMPLES + 1) / FRAME_SAMPLES)[np.newaxis, :]

@@ -93,7 +93,7 @@ class TruePeakEnvelope:
         mag = np.abs(self._upsampler.process(np.asarray(block, dtype=np.float32)))
         ext = np.concatenate([self._tail, mag], axis=1)
         self._tail = ext[:, ext.shape[1] - (f + 1) :]
-        ch, n = mag.shape[0], block.shape[1]
+        n = block.shape[1]
         left, mid, right = ext[:, : n * f], ext[:, 1 : 1 + n * f], ext[:, 2 : 2 + n * f]
         curvature = 2.0 * mid
         curvature -= left
@@ -153,7 +153,6 @@ class LimiterGain:
         self._pending = np.zeros(L - 1)
         self._hist_a = np.zeros(self._box_a - 1)
         self._hist_b = np.zeros(self._box_b - 1)
-        self.max_reduction_db = 0.0
 
     def reduction_db(self, envelope_db: np.ndarray) -> np.ndarray:
         """Per-sample reduction (dB, >= 0), delayed by :attr:`latency_samples`."""
@@ -177,8 +176,6 @@ class LimiterGain:
 
     def process(self, envelope_db: np.ndarray) -> np.ndarray:
         reduction = self.reduction_db(np.asarray(envelope_db, dtype=np.float64)[0])
-        if reduction.size:
-            self.max_reduction_db = max(self.max_reduction_db, float(reduction.max()))
         return np.power(10.0, (self.drive_db - reduction) / 20.0)[np.newaxis, :]
 
 
@@ -224,10 +221,6 @@ class TruePeakLimiter:
         detector_latency = 0 if self._detector is None else self._detector.latency_samples
         self.latency_samples = detector_latency + self._gain.latency_samples
         self._audio_fifo = np.zeros((num_channels, self.latency_samples), dtype=np.float64)
-
-    @property
-    def max_reduction_db(self) -> float:
-        return self._gain.max_reduction_db
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """Limit one block; the output is delayed by :attr:`latency_samples`."""

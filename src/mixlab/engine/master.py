@@ -318,7 +318,7 @@ def decide_master(
     _decide_eq(plan, source, reference, genre)
     _decide_dynamics(plan, source)
     _decide_width(plan, source, reference)
-    _decide_limiter(plan, source)
+    _decide_limiter(plan)
     return plan
 
 
@@ -428,7 +428,7 @@ def _decide_width(plan: Plan, source: SourceAnalysis, reference: SourceAnalysis 
             plan.decide("width", name, 1.0, "stereo image kept as mixed")
 
 
-def _decide_limiter(plan: Plan, source: SourceAnalysis) -> None:
+def _decide_limiter(plan: Plan) -> None:
     plan.decide("limiter", "lookahead_ms", 5.0, "5 ms look-ahead: the gain eases in before a peak instead of clipping it")
     plan.decide("limiter", "release_ms", 120.0, "120 ms release: slow enough not to distort bass, fast enough not to pump")
 
@@ -500,7 +500,6 @@ class Stage:
     sample_rate: int
     num_channels: int
     loudness_lufs: float
-    true_peak_dbtp: float
     _prediction: list[np.ndarray] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -661,14 +660,12 @@ def render_stage(path: str | Path, plan: Plan, *, max_duration_s: float | None =
         fifo = data[:, n:]
         return np.concatenate([data[:ch, :n], detector.process(block[:ch]), data[ch:, :n]])
 
-    peak_db = -240.0
     for block in run_compensated(processed, with_envelope, latency_samples=detector.latency_samples):
         store.append(block)
         hops.push_power(block[ch + 1].astype(np.float64))
-        peak_db = max(peak_db, float(block[ch].max(initial=-240.0)))
     sums, counts = hops.hop_sums()
     loudness = loudness_from_hops(sums, counts, duration_s=hops.num_samples / sr).integrated_lufs
-    return Stage(store=store, sample_rate=sr, num_channels=ch, loudness_lufs=float(loudness), true_peak_dbtp=peak_db)
+    return Stage(store=store, sample_rate=sr, num_channels=ch, loudness_lufs=float(loudness))
 
 
 @dataclass(frozen=True)
@@ -708,7 +705,7 @@ def _predict_loudness(stage: Stage, *, drive_db: float, ceiling_dbtp: float, loo
     The output's K-weighted power is the stage's K-weighted power times the squared gain
     (the gain moves slowly next to the K filter's response), summed in BS.1770's 100 ms hops.
     """
-    step, rate = stage.prediction_step, stage.sample_rate // stage.prediction_step
+    rate = stage.sample_rate // stage.prediction_step
     gain = LimiterGain(ceiling_dbtp, rate, lookahead_ms=lookahead_ms, release_ms=release_ms, drive_db=drive_db)
     delay = np.zeros(gain.latency_samples)
 
