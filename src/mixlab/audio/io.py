@@ -56,6 +56,7 @@ __all__ = [
     "probe",
     "read_audio",
     "iter_blocks",
+    "open_blocks",
     "AudioWriter",
     "write_audio",
     "decode_for_verification",
@@ -885,6 +886,18 @@ def iter_blocks(
         As :func:`read_audio`. Decoding errors found mid-stream (``audio.truncated``,
         ``audio.corrupt``, ``audio.non_finite`` with the right time) are raised by the iterator.
     """
+    return open_blocks(path, block_size=block_size, max_duration_s=max_duration_s, name=name)[1]
+
+
+def open_blocks(
+    path: str | os.PathLike[str],
+    *,
+    block_size: int = 65536,
+    max_duration_s: float | None = None,
+    name: str | None = None,
+) -> tuple[AudioInfo, Iterator[np.ndarray]]:
+    """:func:`probe` and :func:`iter_blocks` with one check of the file (an MP3 with no stated
+    length is decoded to be counted, so checking it twice costs a second decode)."""
     if isinstance(block_size, bool) or not isinstance(block_size, (int, np.integer)) or block_size < 1:
         raise InvalidParameterError(
             f"block_size must be a whole number >= 1, got {block_size!r}", code="parameter.bad_block_size"
@@ -892,7 +905,7 @@ def iter_blocks(
     path = os.fspath(path)
     label = _label(path, name)
     info = _probe(path, label, _check_max_duration(max_duration_s))
-    return (np.ascontiguousarray(frames.T) for _, frames in _read_frames(info, label, int(block_size)))
+    return info, (np.ascontiguousarray(frames.T) for _, frames in _read_frames(info, label, int(block_size)))
 
 
 def decode_for_verification(path: str | os.PathLike[str]) -> AudioBuffer:

@@ -148,13 +148,13 @@ class _BandFrames:
 
 def analyze_source(path: str | Path, *, max_duration_s: float | None = None, progress: Progress = _no_progress) -> SourceAnalysis:
     """Meter a file in one streamed pass: loudness, sample peak, spectrum (with mid/side), band dynamics."""
-    info = audio_io.probe(path, max_duration_s=max_duration_s)
+    info, blocks = audio_io.open_blocks(path, block_size=BLOCK_SIZE, max_duration_s=max_duration_s)
     loudness = LoudnessMeter(info.sample_rate, info.num_channels)
     spectrum = SpectrumMeter(info.sample_rate, info.num_channels)
     bands = _BandFrames(info.sample_rate)
     peak = 0.0
     done = 0
-    for block in audio_io.iter_blocks(path, block_size=BLOCK_SIZE, max_duration_s=max_duration_s):
+    for block in blocks:
         loudness.push(block)
         spectrum.push(block)
         bands.push(block)
@@ -625,7 +625,7 @@ def render_stage(path: str | Path, plan: Plan, *, max_duration_s: float | None =
     The store's rows are the processed audio, its true-peak envelope (dB) and its K-weighted
     power (BS.1770, summed over channels), all aligned sample by sample.
     """
-    info = audio_io.probe(path, max_duration_s=max_duration_s)
+    info, blocks = audio_io.open_blocks(path, block_size=BLOCK_SIZE, max_duration_s=max_duration_s)
     sr, ch = info.sample_rate, info.num_channels
     chain, chain_latency = _stage_processor(plan, sr, ch)
     detector = TruePeakEnvelope(sr, ch)
@@ -636,7 +636,7 @@ def render_stage(path: str | Path, plan: Plan, *, max_duration_s: float | None =
 
     def source() -> Iterator[np.ndarray]:
         nonlocal done
-        for block in audio_io.iter_blocks(path, block_size=BLOCK_SIZE, max_duration_s=max_duration_s):
+        for block in blocks:
             done += block.shape[1]
             progress("process", done / max(info.num_frames, 1))
             yield block
