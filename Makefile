@@ -14,13 +14,14 @@ $(BIN)/mixlab: pyproject.toml
 
 setup: $(BIN)/mixlab
 
-# Until the web app exists, the main job is the CLI on an example: master a generated mix
-# for every platform and print what was decided and measured.
+# Until the web app exists, the main job is the CLI on an example: mix a generated multitrack
+# session (a ZIP of stems), then master the mix for every platform, printing every decision.
 demo: setup
 	mkdir -p $(EXAMPLE)
-	$(BIN)/python examples/make_example_mix.py $(EXAMPLE)/example_mix.wav
-	$(BIN)/mixlab master $(EXAMPLE)/example_mix.wav --all-targets -o $(EXAMPLE)/masters --plan-out $(EXAMPLE)/plan.json
-	$(BIN)/mixlab analyze $(EXAMPLE)/masters/example_mix.spotify.wav
+	$(BIN)/python examples/make_example_stems.py $(EXAMPLE)/stems --zip
+	$(BIN)/mixlab mix $(EXAMPLE)/stems.zip -o $(EXAMPLE)/mix.wav --genre pop --plan-out $(EXAMPLE)/mixplan.json --stems-out $(EXAMPLE)/processed
+	$(BIN)/mixlab master $(EXAMPLE)/mix.wav --all-targets -o $(EXAMPLE)/masters --plan-out $(EXAMPLE)/masterplan.json
+	$(BIN)/mixlab analyze $(EXAMPLE)/masters/mix.spotify.wav
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -12,7 +12,7 @@ from mixlab.errors import MixlabError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mixlab.cli import analyze, master
+    from mixlab.cli import analyze, master, mix
 
     parser = argparse.ArgumentParser(prog="mixlab", description="AI mixing and mastering for music producers.")
     parser.add_argument("--version", action="version", version=f"mixlab {__version__}")
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     analyze.add_parser(subparsers)
     master.add_parser(subparsers)
+    mix.add_parsers(subparsers)
     return parser
 
 
