@@ -27,7 +27,6 @@ import argparse
 import datetime as dt
 import json
 import math
-import os
 import re
 import shutil
 import statistics
@@ -42,8 +41,8 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as bl  # noqa: E402
 
-VENV_BIN = bl.REPO_DIR / ".venv" / "bin"
-PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+VENV_BIN = bl.VENV_BIN
+PYTHON = bl.PYTHON
 PLATFORMS_JSON = bl.REPO_DIR / "src" / "mixlab" / "engine" / "data" / "platforms.json"
 # What the brief expects; platforms.json, when present, wins (differences are reported).
 DEFAULT_PLATFORMS = {
@@ -80,47 +79,6 @@ def load_platforms(mixlab_src: Path) -> tuple[dict[str, tuple[float, float]], st
                 log(f"note: platforms.json has {pid} = {platforms.get(pid)}, the brief expected {expected}")
         return platforms, str(path.relative_to(bl.REPO_DIR))
     return dict(DEFAULT_PLATFORMS), "built-in defaults (platforms.json not found)"
-
-
-def snapshot_src(rev: str) -> Path:
-    """Extract ``src/`` at git revision ``rev`` and put it first on PYTHONPATH.
-
-    Others may be editing ``src/`` while the benchmark runs; a snapshot pins what is measured.
-    """
-    full = subprocess.run(["git", "-C", str(bl.REPO_DIR), "rev-parse", "--short", rev], capture_output=True,
-                          text=True, check=True).stdout.strip()
-    dest = bl.OUT_DIR / f"mixlab-src-{full}"
-    if not (dest / "src" / "mixlab").is_dir():
-        dest.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(["git", "-C", str(bl.REPO_DIR), "archive", full, "src"], capture_output=True,
-                                 check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
-    os.environ["PYTHONPATH"] = str(dest / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")
-    return dest / "src"
-
-
-def find_mixlab() -> tuple[list[str] | None, str]:
-    """The mixlab command, or None with the reason."""
-    exe = VENV_BIN / "mixlab"
-    candidates = []
-    if exe.exists():
-        candidates.append(([str(exe)], {}, ".venv/bin/mixlab"))
-    env_src = {"PYTHONPATH": os.environ.get("PYTHONPATH") or str(bl.REPO_DIR / "src")}
-    candidates.append(([PYTHON, "-m", "mixlab.cli.main"], env_src, "python -m mixlab.cli.main from src/ (not installed)"))
-    reasons = []
-    for cmd, extra_env, label in candidates:
-        try:
-            res = subprocess.run(cmd + ["master", "--help"], capture_output=True, text=True, timeout=120,
-                                 env={**os.environ, **extra_env})
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            reasons.append(f"{label}: {exc}")
-            continue
-        if res.returncode == 0:
-            if extra_env:
-                os.environ.update(extra_env)
-            return cmd, label + ("; --json" if "--json" in res.stdout else "")
-        reasons.append(f"{label}: exit {res.returncode}: {(res.stderr or res.stdout).strip().splitlines()[-1:]}")
-    return None, "; ".join(reasons)
 
 
 def tool_versions(mixlab_cmd: list[str] | None) -> dict:
@@ -485,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="benchmark mixlab's src/ as committed at REV (default HEAD), not the working tree")
     args = ap.parse_args(argv)
     skip = set(args.skip)
-    mixlab_src = snapshot_src(args.snapshot) if args.snapshot else bl.REPO_DIR / "src"
+    mixlab_src = bl.snapshot_src(args.snapshot) if args.snapshot else bl.REPO_DIR / "src"
     if args.snapshot:
         log(f"mixlab source: snapshot of {args.snapshot} in {mixlab_src}")
 
@@ -498,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
         if t not in platforms:
             raise SystemExit(f"unknown platform {t!r}; known: {', '.join(platforms)}")
 
-    mixlab_cmd, mixlab_note = (None, "skipped (--skip mixlab)") if "mixlab" in skip else find_mixlab()
+    mixlab_cmd, mixlab_note = (None, "skipped (--skip mixlab)") if "mixlab" in skip else bl.find_mixlab("master")
     if mixlab_cmd is None:
         log(f"mixlab: SKIPPED, `mixlab master --help` does not work: {mixlab_note}")
     else:

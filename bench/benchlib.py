@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,6 +36,8 @@ REPO_DIR = BENCH_DIR.parent
 SONGS_DIR = BENCH_DIR / "songs"
 OUT_DIR = BENCH_DIR / "out"
 MANIFEST = SONGS_DIR / "manifest.json"
+VENV_BIN = REPO_DIR / ".venv" / "bin"
+PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
 
 # ISO 266 third-octave centre frequencies 1000 * 10^(k/10), k = -14 .. 12: 39.8 Hz .. 15.85 kHz
 # (nominally 40 Hz .. 16 kHz). Band edges are centre * 10^(-+1/20).
@@ -76,17 +80,34 @@ def _k_weighting_sos(sample_rate: int) -> np.ndarray:
 
 def bs1770_loudness(audio: np.ndarray, sample_rate: int) -> float:
     """Integrated loudness in LUFS of ``(channels, samples)`` audio (channel weights 1.0: mono/stereo)."""
+    return loudness_from_block_powers(bs1770_block_powers(audio, sample_rate))
+
+
+def bs1770_block_powers(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Channel-summed K-weighted mean square of every 400 ms block (75 % overlap), BS.1770-4 eq. 1-2.
+
+    The filters are linear, so the audio scaled by ``g`` has block powers scaled by ``g**2``:
+    ``loudness_from_block_powers(p, gain_db=...)`` gives its loudness, gates included, without
+    filtering again.
+    """
     y = ss.sosfilt(_k_weighting_sos(sample_rate), audio, axis=1)
     block = int(round(0.4 * sample_rate))
     hop = int(round(0.1 * sample_rate))
     n = y.shape[1]
     if n < block:
-        return float("-inf")
+        return np.zeros(0)
     # Mean square per 400 ms block (75 % overlap) via a cumulative sum (BS.1770-4 eq. 1).
     csum = np.concatenate([np.zeros((y.shape[0], 1)), np.cumsum(y * y, axis=1)], axis=1)
     starts = np.arange(0, n - block + 1, hop)
     z = (csum[:, starts + block] - csum[:, starts]) / block  # (channels, blocks)
-    zsum = z.sum(axis=0)
+    return z.sum(axis=0)
+
+
+def loudness_from_block_powers(zsum: np.ndarray, *, gain_db: float = 0.0) -> float:
+    """Gated integrated loudness (LUFS) from ``bs1770_block_powers``, optionally after a gain."""
+    if zsum.size == 0:
+        return float("-inf")
+    zsum = zsum * 10.0 ** (gain_db / 10.0)
     lk = -0.691 + 10.0 * np.log10(np.maximum(zsum, LOG_FLOOR))  # eq. 4
     gated = lk > -70.0  # absolute gate
     if not gated.any():
@@ -239,6 +260,51 @@ def ffmpeg_ebur128(path: str | Path) -> FfmpegMeter:
     return FfmpegMeter(integrated_lufs=last_i,
                        true_peak_dbtp=20.0 * math.log10(max(tp_lin, LOG_FLOOR)),
                        lra_lu=last_lra if last_lra is not None else float("nan"))
+
+
+# --------------------------------------------------------------------------- the mixlab under test
+def snapshot_src(rev: str) -> Path:
+    """Extract ``src/`` at git revision ``rev`` and put it first on PYTHONPATH.
+
+    Others may be editing ``src/`` while the benchmark runs; a snapshot pins what is measured.
+    """
+    full = subprocess.run(["git", "-C", str(REPO_DIR), "rev-parse", "--short", rev], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    dest = OUT_DIR / f"mixlab-src-{full}"
+    if not (dest / "src" / "mixlab").is_dir():
+        dest.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "-C", str(REPO_DIR), "archive", full, "src"], capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    os.environ["PYTHONPATH"] = str(dest / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")
+    return dest / "src"
+
+
+def find_mixlab(subcommand: str) -> tuple[list[str] | None, str]:
+    """The mixlab command whose ``<subcommand> --help`` works, or None with the reason.
+
+    The second value is a label; it ends in ``; --json`` when the help lists ``--json``.
+    """
+    exe = VENV_BIN / "mixlab"
+    candidates = []
+    if exe.exists():
+        candidates.append(([str(exe)], {}, ".venv/bin/mixlab"))
+    env_src = {"PYTHONPATH": os.environ.get("PYTHONPATH") or str(REPO_DIR / "src")}
+    candidates.append(([PYTHON, "-m", "mixlab.cli.main"], env_src, "python -m mixlab.cli.main from src/ (not installed)"))
+    reasons = []
+    for cmd, extra_env, label in candidates:
+        try:
+            res = subprocess.run(cmd + [subcommand, "--help"], capture_output=True, text=True, timeout=120,
+                                 env={**os.environ, **extra_env})
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            reasons.append(f"{label}: {exc}")
+            continue
+        if res.returncode == 0:
+            if extra_env:
+                os.environ.update(extra_env)
+            return cmd, label + ("; --json" if "--json" in res.stdout else "")
+        reasons.append(f"{label}: exit {res.returncode}: {(res.stderr or res.stdout).strip().splitlines()[-1:]}")
+    return None, "; ".join(reasons)
 
 
 # --------------------------------------------------------------------------- misc

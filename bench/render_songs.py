@@ -103,22 +103,22 @@ def valid_wav(path: Path, *, min_duration_s: float, num_channels: int = 2) -> bo
 
 
 # --------------------------------------------------------------------------- LMMS rendering
-def render_raw(song: dict, demo_dir: Path, raw_path: Path, *, timeout_s: float, attempts: int) -> None:
-    min_s = 0.9 * song["expected_s"]
-    if valid_wav(raw_path, min_duration_s=min_s):
-        log(f"  raw render exists: {raw_path.name}")
-        return
+def run_lmms(project: Path, out_wav: Path, *, valid, timeout_s: float, attempts: int,
+             extra_env: dict | None = None, nice: bool = False) -> tuple[float, str]:
+    """Render ``project`` with LMMS to ``out_wav`` through a partial file; return (seconds, status).
+
+    Each attempt runs in its own process group, killed at the time limit. LMMS's exit status is
+    only reported: 1.2.2 sometimes crashes on exit after writing a complete file, so an attempt
+    counts when ``valid(partial)`` says the file is complete. Raises when no attempt does.
+    """
     lmms = shutil.which("lmms")
     if not lmms:
         raise SystemExit("lmms not found: apt-get install lmms lmms-common")
-    project = demo_dir / song["project"]
-    if not project.exists():
-        raise SystemExit(f"{project} missing (lmms-common version?)")
-    raw_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = raw_path.with_name(f".{raw_path.stem}.partial.wav")
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    cmd = [lmms, "--allowroot", "render", str(project), "-f", "wav", "-a", "-s", str(SAMPLE_RATE),
-           "-o", str(partial)]
+    partial = out_wav.with_name(f".{out_wav.stem}.partial.wav")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", **(extra_env or {}))
+    cmd = (["nice", "-n", "19"] if nice else []) + [
+        lmms, "--allowroot", "render", str(project), "-f", "wav", "-a", "-s", str(SAMPLE_RATE), "-o", str(partial)]
+    last = ""
     for attempt in range(1, attempts + 1):
         partial.unlink(missing_ok=True)
         t0 = time.monotonic()
@@ -132,16 +132,30 @@ def render_raw(song: dict, demo_dir: Path, raw_path: Path, *, timeout_s: float, 
             _, err = proc.communicate()
             status = f"killed after {timeout_s:.0f} s time limit"
         dt = time.monotonic() - t0
-        if valid_wav(partial, min_duration_s=min_s):
-            if proc.returncode not in (0, None):
-                log(f"  note: LMMS {status}, but the file is complete; keeping it")
-            partial.replace(raw_path)
-            log(f"  rendered {raw_path.name} in {dt:.0f} s ({status})")
-            return
+        if valid(partial):
+            partial.replace(out_wav)
+            return dt, status
         tail = err.decode(errors="replace").strip().splitlines()[-3:] if err else []
-        log(f"  attempt {attempt}: no valid render ({status}, {dt:.0f} s): {' | '.join(tail)}")
+        last = f"attempt {attempt}: {status}, {dt:.0f} s: {' | '.join(t[-120:] for t in tail)}"
+        log(f"  {project.name}: no valid render ({last})")
     partial.unlink(missing_ok=True)
-    raise RuntimeError(f"could not render {song['project']}")
+    raise RuntimeError(f"could not render {project}: {last}")
+
+
+def render_raw(song: dict, demo_dir: Path, raw_path: Path, *, timeout_s: float, attempts: int) -> None:
+    min_s = 0.9 * song["expected_s"]
+    if valid_wav(raw_path, min_duration_s=min_s):
+        log(f"  raw render exists: {raw_path.name}")
+        return
+    project = demo_dir / song["project"]
+    if not project.exists():
+        raise SystemExit(f"{project} missing (lmms-common version?)")
+    raw_path.parent.mkdir(parents=True, exist_ok=True)
+    dt, status = run_lmms(project, raw_path, valid=lambda p: valid_wav(p, min_duration_s=min_s),
+                          timeout_s=timeout_s, attempts=attempts)
+    if status != "exit 0":
+        log(f"  note: LMMS {status}, but the file is complete; keeping it")
+    log(f"  rendered {raw_path.name} in {dt:.0f} s ({status})")
 
 
 # --------------------------------------------------------------------------- inputs
