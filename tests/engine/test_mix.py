@@ -14,6 +14,7 @@ from mixlab.analysis.truepeak import measure_true_peak
 from mixlab.engine.mix import MIX_SCHEMA, track_section
 from mixlab.engine.mixing import load_mix_plan, mix, render, write_plan
 from mixlab.engine.plan import Plan
+from mixlab.engine.roles_data import role_convention, stems_balance_spread_lu
 from mixlab.errors import InvalidAudioError, InvalidParameterError, MixlabError
 from tests.fixtures.multitrack import write_session
 
@@ -84,16 +85,26 @@ def test_lead_vocal_is_loudest_stem_and_hats_below_kick(mixed):
     assert loud["Vox Lead"] > loud["Pad"] and loud["Kick"] > loud["HiHat"]
 
 
-def test_balance_is_invariant_to_input_gain(tmp_path, mixed):
-    """Scaling a stem by g must change its AI gain by exactly -g: the mix stays the same."""
+def test_balance_weighs_role_targets_against_the_delivered_balance(tmp_path, mixed):
+    """Scaling a stem by p moves its level in the mix by (1 - w) p, w = s_in^2 / (s_in^2 + s_role^2)."""
     perturb = {"Kick": -7.0, "Snare": 4.0, "HiHat": 9.0, "Bass": -3.0, "Pad": 6.0, "Vox Lead": -9.5}
     folder = tmp_path / "perturbed"
     write_session(folder, gains_db=perturb)
     result = mix(folder, tmp_path / "mix.wav", use_cache=False)
     base = _gains(mixed[0].plan)
     got = _gains(result.plan)
-    offsets = [got[n] + perturb[n] - base[n] for n in NAMES]
-    assert max(offsets) - min(offsets) < 0.3, offsets
+    s_in = stems_balance_spread_lu()
+    kept = {}
+    for n in NAMES:
+        spread = role_convention(result.plan.get(track_section(n), "role")).spread_lu
+        kept[n] = spread**2 / (s_in**2 + spread**2)
+    # the level each stem ends at, against the unperturbed mix, up to one common offset
+    moved = np.array([got[n] + perturb[n] - base[n] for n in NAMES])
+    expected = np.array([kept[n] * perturb[n] for n in NAMES])
+    residual = (moved - moved.mean()) - (expected - expected.mean())
+    assert np.max(np.abs(residual)) < 1.0, dict(zip(NAMES, residual.round(2)))
+    # firm roles are corrected more than loose ones
+    assert kept["Kick"] < kept["Pad"]
 
 
 def test_render_gives_the_same_samples_as_mix(mixed, tmp_path):

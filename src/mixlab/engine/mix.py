@@ -45,7 +45,13 @@ from mixlab.dsp.dynamics import static_gain_reduction_db
 from mixlab.dsp.eq import EQBand, eq_sos, high_shelf_sos, low_shelf_sos, peaking_sos, sos_response_db
 from mixlab.engine.plan import Plan
 from mixlab.engine.profiles import genre_band_target_db, genre_tolerance_db, get_genre
-from mixlab.engine.roles_data import genre_mixing, group_exponent, role_convention
+from mixlab.engine.roles_data import (
+    genre_mixing,
+    group_exponent,
+    guessed_role_spread_factor,
+    role_convention,
+    stems_balance_spread_lu,
+)
 from mixlab.errors import InvalidParameterError
 
 MIX_SCHEMA = "mixlab.mixplan/1"
@@ -263,36 +269,77 @@ def _relative_loudness(gains_db: np.ndarray, kp: np.ndarray, active: np.ndarray)
     return _db(own) - _db(under)
 
 
+def _balance_weights(plan: Plan, tracks: list[TrackInput], roles: dict[str, str]) -> np.ndarray:
+    """Per track, how much the role target counts against the delivered balance (0..1).
+
+    The solve weighs two estimates of where a track belongs, each by its inverse variance: the
+    role convention (``spread_lu``; looser when the role was guessed from the audio) and the
+    level the stem was delivered at (``stems_balance_spread_lu``).
+    """
+    stems_var = stems_balance_spread_lu() ** 2
+    out = []
+    for t in tracks:
+        spread = role_convention(roles[t.name]).spread_lu
+        role_param = plan.param(t.section, "role")
+        named = t.guess.source == "name" or (role_param is not None and role_param.is_kept)
+        if not named:
+            spread *= guessed_role_spread_factor()
+        out.append(stems_var / (stems_var + spread**2))
+    return np.asarray(out)
+
+
+def _fit_gains(kp: np.ndarray, active: np.ndarray, targets: np.ndarray, weight: np.ndarray, gains: np.ndarray,
+               free: np.ndarray, anchor: float | None) -> np.ndarray:
+    """Fixed point of ``weight * (target error) = (1 - weight) * (gain - anchor)`` for the free tracks.
+
+    The target error is taken up to a common offset (targets are relative to a mix they make
+    up, so only their differences can all be met). ``anchor`` is the common level of the
+    delivered balance; None lets it float (no locks: the whole balance may move).
+    """
+    g = gains.copy()
+    if not free.any():
+        return g
+    for _ in range(300):
+        error = targets - _relative_loudness(g, kp, active)
+        error = error - np.average(error[free], weights=weight[free])
+        centre = float(np.mean(g[free])) if anchor is None else anchor
+        step = weight * error + (1.0 - weight) * (centre - g)
+        g = np.where(free, g + 0.8 * step, g)
+        if np.max(np.abs(step[free])) < 0.005:
+            break
+    return g
+
+
 def _solve_balance(plan: Plan, arrays: _Arrays, targets: np.ndarray, roles: dict[str, str]) -> None:
     kp = arrays.k_power(_eq_power(plan, arrays))
     active = arrays.active & (kp > 0)
     # a track active nowhere (by the gate) is judged over all its frames
     none = ~active.any(axis=1)
     active[none] = kp[none] > 0
+    n = len(arrays.tracks)
     kept = np.array([bool(plan.param(t.section, "gain_db") and plan.param(t.section, "gain_db").is_kept)
                      for t in arrays.tracks])
-    own_lufs = np.array([_db(np.mean(kp[i][active[i]])) - 0.691 for i in range(len(kp))])
-    gains = np.where(kept, [plan.get(t.section, "gain_db") if k else 0.0 for t, k in zip(arrays.tracks, kept)],
-                     targets - own_lufs)
-    free = ~kept
-    if free.any():
-        for _ in range(60):
-            error = targets - _relative_loudness(gains, kp, active)
-            step = error - error[free].mean()
-            gains = np.where(free, gains + 0.8 * step, gains)
-            if np.max(np.abs(step[free])) < 0.01:
-                break
-        if not kept.any():
-            mix_power = (kp * (10.0 ** (gains / 10.0))[:, np.newaxis]).sum(axis=0)
-            mix_lufs = _db(np.mean(mix_power[mix_power > 0])) - 0.691 if (mix_power > 0).any() else PRE_TRIM_LUFS
-            gains = gains + (PRE_TRIM_LUFS - mix_lufs)
+    weight = _balance_weights(plan, arrays.tracks, roles)
+    # The balance with every gain free, placed so the mix sits at PRE_TRIM_LUFS: with locks,
+    # the free tracks keep this common level and the locked values are fixed around them.
+    unlocked = _fit_gains(kp, active, targets, weight, np.zeros(n), np.ones(n, dtype=bool), None)
+    mix_power = (kp * (10.0 ** (unlocked / 10.0))[:, np.newaxis]).sum(axis=0)
+    if (mix_power > 0).any():
+        unlocked = unlocked + (PRE_TRIM_LUFS - (_db(np.mean(mix_power[mix_power > 0])) - 0.691))
+    gains = unlocked
+    if kept.any():
+        locked = np.array([plan.get(t.section, "gain_db") if k else 0.0 for t, k in zip(arrays.tracks, kept)])
+        gains = _fit_gains(kp, active, targets, weight, np.where(kept, locked, unlocked), ~kept,
+                           float(np.mean(unlocked[~kept])) if (~kept).any() else None)
+    delivered = _relative_loudness(np.zeros(n), kp, active)
     achieved = _relative_loudness(gains, kp, active)
     for i, t in enumerate(arrays.tracks):
         role = role_convention(roles[t.name])
         plan.decide(
             t.section, "gain_db", _r(gains[i], 2),
-            f"{role.label.lower()} sits {achieved[i]:+.1f} LU against the mix where it plays "
-            f"(target {targets[i]:+.1f}), solved with all tracks together",
+            f"{role.label.lower()} sits {achieved[i]:+.1f} LU against the mix where it plays: role target "
+            f"{targets[i]:+.1f}, delivered at {delivered[i]:+.1f}, weighed {weight[i]:.0%} to the role; "
+            "solved with all tracks together",
         )
 
 

@@ -17,6 +17,7 @@ class RoleConvention:
     label: str
     priority: int
     loudness_lu: float
+    spread_lu: float
     pan: str | float  # "centre" or a spread 0..1
     highpass_hz: float
     drum_bus: bool
@@ -46,12 +47,23 @@ def group_exponent() -> float:
     return float(_raw()["group_exponent"])
 
 
+def stems_balance_spread_lu() -> float:
+    """How far delivered stems sit from the balance their producer intends (1 sd, LU)."""
+    return float(_raw()["stems_balance_spread_lu"])
+
+
+def guessed_role_spread_factor() -> float:
+    """How much looser a role convention holds when the role was guessed from the audio."""
+    return float(_raw()["guessed_role_spread_factor"])
+
+
 @cache
 def role_convention(role: str) -> RoleConvention:
     entry = _raw()["roles"][role]
     comp = entry["compressor"]
     return RoleConvention(
         name=role, label=entry["label"], priority=int(entry["priority"]), loudness_lu=float(entry["loudness_lu"]),
+        spread_lu=float(entry["spread_lu"]),
         pan=entry["pan"], highpass_hz=float(entry["highpass_hz"]), drum_bus=bool(entry["drum_bus"]),
         ratio=float(comp["ratio"]), attack_ms=float(comp["attack_ms"]), release_ms=float(comp["release_ms"]),
         target_gr_db=float(comp["target_gr_db"]), deess=bool(entry["deess"]),
@@ -66,4 +78,5 @@ def genre_mixing(name: str | None) -> GenreMixing:
                        compression=float(entry["compression"]), space=float(entry["space"]))
 
 
-__all__ = ["GenreMixing", "RoleConvention", "genre_mixing", "group_exponent", "role_convention"]
+__all__ = ["GenreMixing", "RoleConvention", "genre_mixing", "group_exponent", "guessed_role_spread_factor",
+           "role_convention", "stems_balance_spread_lu"]
