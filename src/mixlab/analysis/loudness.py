@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import scipy.signal
 
+from mixlab.dsp.stream import sosfilt_block
 from mixlab.errors import InvalidAudioError, InvalidParameterError
 
 __all__ = [
@@ -311,7 +312,7 @@ class KWeightingFilter:
         x = np.asarray(block, dtype=np.float64)
         if x.shape[1] == 0:
             return x.copy()
-        y, self._zi = scipy.signal.sosfilt(self._sos, x, axis=-1, zi=self._zi)
+        y, self._zi = sosfilt_block(self._sos, x, self._zi)
         return y
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.signal
 
+from mixlab.dsp.stream import sosfilt_block
 from mixlab.errors import InvalidParameterError
 
 
@@ -21,7 +22,7 @@ class StreamingSOS:
         self._zi = np.zeros((self.sos.shape[0], num_channels, 2), dtype=np.float64)
 
     def process(self, block: np.ndarray) -> np.ndarray:
-        out, self._zi = scipy.signal.sosfilt(self.sos, block, axis=-1, zi=self._zi)
+        out, self._zi = sosfilt_block(self.sos, block, self._zi)
         return out
 
 

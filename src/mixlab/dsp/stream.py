@@ -5,6 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
+import scipy.signal
+
+# Filter state below this is flushed to zero between blocks: -500 dB, far below any output
+# format, and it keeps an IIR decaying through silence out of subnormal floats (which the FPU
+# handles some 35x slower: a stem with long silences took 25 s to EQ instead of 0.7).
+STATE_FLOOR = 1e-25
+
+
+def sosfilt_block(sos: np.ndarray, block: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``scipy.signal.sosfilt`` along the last axis with state ``zi``; returns (out, new state).
+
+    The new state has its negligible values (below :data:`STATE_FLOOR`) set to exactly zero.
+    """
+    out, zf = scipy.signal.sosfilt(sos, block, axis=-1, zi=zi)
+    zf[np.abs(zf) < STATE_FLOOR] = 0.0
+    return out, zf
 
 
 def run_compensated(
