@@ -218,3 +218,22 @@ def test_band_above_the_rate_and_bad_filters_are_refused():
     with pytest.raises(InvalidParameterError) as err:
         eq_sos([], 48000, lowpass_hz=30000.0)
     assert err.value.code == "eq.bad_filter"
+
+
+def test_state_decaying_through_silence_is_flushed_not_subnormal():
+    """After a sound stops, the filter state reaches exact zero instead of crawling through
+    subnormal floats (which the FPU runs many times slower)."""
+    from mixlab.dsp.stream import STATE_FLOOR, sosfilt_block
+
+    sos = eq_sos([EQBand(kind="peak", freq_hz=120.0, gain_db=-4.0, q=1.4)], 44100, highpass_hz=30.0)
+    zi = np.zeros((sos.shape[0], 1, 2))
+    burst = np.zeros((1, 4096))
+    burst[0, 0] = 1.0
+    _, zi = sosfilt_block(sos, burst, zi)
+    assert np.any(zi != 0.0)
+    silence = np.zeros((1, 32768))
+    for _ in range(8):
+        _, zi = sosfilt_block(sos, silence, zi)
+    assert np.all(zi == 0.0)
+    assert not np.any((zi != 0) & (np.abs(zi) < np.finfo(np.float64).tiny))
+    assert STATE_FLOOR < 1e-20
