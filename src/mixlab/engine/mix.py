@@ -181,7 +181,7 @@ def decide_mix(
     for t in audible:
         _decide_highpass(plan, t, arrays, roles[t.name])
         plan.decide(t.section, "eq", [], "no masking conflict found yet")
-    targets = _targets(audible, roles, style)
+    targets = _targets(audible, roles, style, arrays.active)
     _solve_balance(plan, arrays, targets, roles)
     _decide_masking_eq(plan, arrays, roles)
     _solve_balance(plan, arrays, targets, roles)
@@ -248,14 +248,23 @@ def _decide_highpass(plan: Plan, t: TrackInput, arrays: _Arrays, role: str) -> N
                     f"clears rumble below the {conv.label.lower()}'s range (its content starts near {lowest:.0f} Hz)")
 
 
-def _targets(tracks: list[TrackInput], roles: dict[str, str], style) -> np.ndarray:
-    counts: dict[str, int] = {}
-    for t in tracks:
-        counts[roles[t.name]] = counts.get(roles[t.name], 0) + 1
+def _targets(tracks: list[TrackInput], roles: dict[str, str], style, active: np.ndarray) -> np.ndarray:
+    """Each track's loudness target relative to the mix (LU): its role's, plus the genre's, less
+    its share of the role when other tracks of that role play at the same time.
+
+    Tracks sharing a role split its loudness while they overlap: with k of them always playing
+    together each is lowered by ``group_exponent * 10 log10 k``; k counts each other track by the
+    fraction of this one's playing frames it also plays in, so toms taking turns are not lowered
+    and a double-tracked guitar is.
+    """
+    names = [roles[t.name] for t in tracks]
+    playing = np.maximum(active.sum(axis=1), 1)
+    overlap = (active[:, np.newaxis, :] & active[np.newaxis, :, :]).sum(axis=2) / playing[:, np.newaxis]
     out = []
-    for t in tracks:
-        role = roles[t.name]
-        share = group_exponent() * 10.0 * math.log10(counts[role])
+    for i, t in enumerate(tracks):
+        role = names[i]
+        together = 1.0 + sum(overlap[i, j] for j in range(len(tracks)) if j != i and names[j] == role)
+        share = group_exponent() * 10.0 * math.log10(together)
         out.append(role_convention(role).loudness_lu + style.loudness_lu.get(role, 0.0) - share)
     return np.asarray(out)
 
@@ -381,7 +390,7 @@ def _decide_masking_eq(plan: Plan, arrays: _Arrays, roles: dict[str, str]) -> No
             for j in maskers:
                 depth = -min(1.5 + 3.0 * float(scores[j, b]), 4.5)
                 _add_move(moves[j], "peak", freq, depth, 1.4,
-                          f"cut {depth:.1f} dB at {_hz(freq)}: it covers the {role_convention(roles[tracks[i].name]).label.lower()} "
+                          f"cut {-depth:.1f} dB at {_hz(freq)}: it covers the {role_convention(roles[tracks[i].name]).label.lower()} "
                           f"'{tracks[i].name}' there {100 * scores[j, b]:.0f} % of the time")
             if maskers and prio[i] <= 3 and i not in boosted:
                 boost = min(1.5, 0.5 + float(total[b]))
@@ -400,7 +409,8 @@ def _decide_masking_eq(plan: Plan, arrays: _Arrays, roles: dict[str, str]) -> No
 def _add_move(moves: list[dict[str, Any]], kind: str, freq: float, gain: float, q: float, why: str) -> None:
     for m in moves:
         if abs(math.log2(m["freq_hz"] / freq)) < 0.5 and (m["gain_db"] < 0) == (gain < 0):
-            m["gain_db"] = _r(min(m["gain_db"], gain) if gain < 0 else max(m["gain_db"], gain), 1)
+            if abs(gain) > abs(m["gain_db"]):  # the deeper of two moves in one place wins, with its reason
+                m.update(gain_db=_r(gain, 1), why=why)
             return
     moves.append({"kind": kind, "freq_hz": _r(freq, 0), "gain_db": _r(gain, 1), "q": q, "why": why})
 
