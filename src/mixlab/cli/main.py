@@ -12,7 +12,7 @@ from mixlab.errors import MixlabError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mixlab.cli import analyze, master, mix
+    from mixlab.cli import analyze, master, mix, notes
 
     parser = argparse.ArgumentParser(prog="mixlab", description="AI mixing and mastering for music producers.")
     parser.add_argument("--version", action="version", version=f"mixlab {__version__}")
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_parser(subparsers)
     master.add_parser(subparsers)
     mix.add_parsers(subparsers)
+    notes.add_parser(subparsers)
     return parser
 
 

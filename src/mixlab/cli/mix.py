@@ -92,7 +92,7 @@ def apply_overrides(plan: Plan | None, roles: list[str], locks: list[str]) -> Pl
 
 
 def run_mix(args: argparse.Namespace) -> int:
-    from mixlab.engine.mixing import load_mix_plan, mix, write_plan
+    from mixlab.engine.mixing import load_mix_plan, mix, notes_path_for, write_json, write_plan
 
     if args.target and not args.master_out:
         raise InvalidParameterError("--target applies to --master-out; add --master-out FILE", code="cli.target_without_master")
@@ -105,6 +105,9 @@ def run_mix(args: argparse.Namespace) -> int:
                      use_cache=not args.no_cache, max_duration_s=args.max_duration_s, progress=bar)
         if args.plan_out:
             write_plan(result.plan, args.plan_out)
+        notes_path = notes_path_for(Path(args.plan_out or args.output))
+        write_json(notes_path, result.notes)
+        result.notes_file = str(notes_path)
         if args.master_out:
             result.master = _master(args, bar)
     finally:
@@ -171,3 +174,7 @@ def _print_summary(result) -> None:
         print(f"  stem {s}")
     for o in result.master:
         print(f"master {o['file']}: {o['integrated_lufs']:.2f} LUFS, {o['true_peak_dbtp']:.2f} dBTP")
+    if result.notes is not None:
+        c = result.notes["counts"]
+        print(f"notes: {c['problem']} problem, {c['warn']} warn, {c['info']} info -> {result.notes_file} "
+              "(mixlab notes STEMS --plan PLAN to read them)")

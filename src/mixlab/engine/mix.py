@@ -109,7 +109,7 @@ def _r(value: float, digits: int = 1) -> float:
 # arrays the decisions work on
 
 
-class _Arrays:
+class TrackArrays:
     """Per-track band energies (T, F, B), activity, K-weighting, all on one frame grid."""
 
     def __init__(self, tracks: list[TrackInput], sample_rate: int) -> None:
@@ -128,7 +128,7 @@ class _Arrays:
         return np.einsum("tfb,tb->tf", self.energy, eq_power * self.k_gain[np.newaxis, :], optimize=False)
 
 
-def _eq_power(plan: Plan, arrays: _Arrays) -> np.ndarray:
+def eq_power(plan: Plan, arrays: TrackArrays) -> np.ndarray:
     """Linear power gain per track and band of each track's high-pass + EQ in the plan."""
     out = np.ones((len(arrays.tracks), len(arrays.centres)))
     for i, t in enumerate(arrays.tracks):
@@ -140,9 +140,12 @@ def _eq_power(plan: Plan, arrays: _Arrays) -> np.ndarray:
 
 def track_eq_sos(plan: Plan, section: str, sample_rate: int) -> np.ndarray:
     """The high-pass and parametric EQ of a track as second-order sections."""
-    bands = [EQBand(**b) for b in plan.get(section, "eq")]
-    hp = plan.get(section, "highpass_hz")
-    return eq_sos(bands, sample_rate, highpass_hz=hp, highpass_slope=24)
+    return strip_eq_sos(plan.get(section, "eq"), plan.get(section, "highpass_hz"), sample_rate)
+
+
+def strip_eq_sos(bands: list[dict[str, Any]], highpass_hz: float | None, sample_rate: int) -> np.ndarray:
+    """A channel strip's EQ (plan band dicts) after its high-pass, as second-order sections."""
+    return eq_sos([EQBand(**b) for b in bands], sample_rate, highpass_hz=highpass_hz, highpass_slope=24)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,12 +179,12 @@ def decide_mix(
             code="mix.all_silent",
         )
     roles = {t.name: plan.get(t.section, "role") for t in audible}
-    arrays = _Arrays(audible, sample_rate)
+    arrays = TrackArrays(audible, sample_rate)
 
     for t in audible:
         _decide_highpass(plan, t, arrays, roles[t.name])
         plan.decide(t.section, "eq", [], "no masking conflict found yet")
-    targets = _targets(audible, roles, style, arrays.active)
+    targets = role_targets(audible, roles, style, arrays.active)
     _solve_balance(plan, arrays, targets, roles)
     _decide_masking_eq(plan, arrays, roles)
     _solve_balance(plan, arrays, targets, roles)
@@ -232,7 +235,7 @@ def _no_compression(plan: Plan, s: str, why: str) -> None:
     plan.decide(s, "comp_makeup_db", 0.0, why)
 
 
-def _decide_highpass(plan: Plan, t: TrackInput, arrays: _Arrays, role: str) -> None:
+def _decide_highpass(plan: Plan, t: TrackInput, arrays: TrackArrays, role: str) -> None:
     conv = role_convention(role)
     i = arrays.tracks.index(t)
     spectrum = arrays.energy[i][arrays.active[i]].mean(axis=0) if arrays.active[i].any() else arrays.energy[i].mean(axis=0)
@@ -248,7 +251,7 @@ def _decide_highpass(plan: Plan, t: TrackInput, arrays: _Arrays, role: str) -> N
                     f"clears rumble below the {conv.label.lower()}'s range (its content starts near {lowest:.0f} Hz)")
 
 
-def _targets(tracks: list[TrackInput], roles: dict[str, str], style, active: np.ndarray) -> np.ndarray:
+def role_targets(tracks: list[TrackInput], roles: dict[str, str], style, active: np.ndarray) -> np.ndarray:
     """Each track's loudness target relative to the mix (LU): its role's, plus the genre's, less
     its share of the role when other tracks of that role play at the same time.
 
@@ -269,7 +272,7 @@ def _targets(tracks: list[TrackInput], roles: dict[str, str], style, active: np.
     return np.asarray(out)
 
 
-def _relative_loudness(gains_db: np.ndarray, kp: np.ndarray, active: np.ndarray) -> np.ndarray:
+def relative_loudness(gains_db: np.ndarray, kp: np.ndarray, active: np.ndarray) -> np.ndarray:
     """Each track's loudness relative to the mix's over the frames where the track plays (LU)."""
     scaled = kp * (10.0 ** (gains_db / 10.0))[:, np.newaxis]
     mix = scaled.sum(axis=0)
@@ -309,7 +312,7 @@ def _fit_gains(kp: np.ndarray, active: np.ndarray, targets: np.ndarray, weight: 
     if not free.any():
         return g
     for _ in range(300):
-        error = targets - _relative_loudness(g, kp, active)
+        error = targets - relative_loudness(g, kp, active)
         error = error - np.average(error[free], weights=weight[free])
         centre = float(np.mean(g[free])) if anchor is None else anchor
         step = weight * error + (1.0 - weight) * (centre - g)
@@ -319,8 +322,8 @@ def _fit_gains(kp: np.ndarray, active: np.ndarray, targets: np.ndarray, weight: 
     return g
 
 
-def _solve_balance(plan: Plan, arrays: _Arrays, targets: np.ndarray, roles: dict[str, str]) -> None:
-    kp = arrays.k_power(_eq_power(plan, arrays))
+def _solve_balance(plan: Plan, arrays: TrackArrays, targets: np.ndarray, roles: dict[str, str]) -> None:
+    kp = arrays.k_power(eq_power(plan, arrays))
     active = arrays.active & (kp > 0)
     # a track active nowhere (by the gate) is judged over all its frames
     none = ~active.any(axis=1)
@@ -340,8 +343,8 @@ def _solve_balance(plan: Plan, arrays: _Arrays, targets: np.ndarray, roles: dict
         locked = np.array([plan.get(t.section, "gain_db") if k else 0.0 for t, k in zip(arrays.tracks, kept)])
         gains = _fit_gains(kp, active, targets, weight, np.where(kept, locked, unlocked), ~kept,
                            float(np.mean(unlocked[~kept])) if (~kept).any() else None)
-    delivered = _relative_loudness(np.zeros(n), kp, active)
-    achieved = _relative_loudness(gains, kp, active)
+    delivered = relative_loudness(np.zeros(n), kp, active)
+    achieved = relative_loudness(gains, kp, active)
     for i, t in enumerate(arrays.tracks):
         role = role_convention(roles[t.name])
         plan.decide(
@@ -352,12 +355,12 @@ def _solve_balance(plan: Plan, arrays: _Arrays, targets: np.ndarray, roles: dict
         )
 
 
-def _decide_masking_eq(plan: Plan, arrays: _Arrays, roles: dict[str, str]) -> None:
+def _decide_masking_eq(plan: Plan, arrays: TrackArrays, roles: dict[str, str]) -> None:
     """Cuts on maskers and small boosts on the masked, by priority (lead vocal first)."""
     tracks = arrays.tracks
     n = len(tracks)
     gains = np.array([plan.get(t.section, "gain_db") for t in tracks])
-    eqp = _eq_power(plan, arrays)
+    eqp = eq_power(plan, arrays)
     level = arrays.energy * (eqp * (10.0 ** (gains / 10.0))[:, np.newaxis])[:, np.newaxis, :]  # (T, F, B)
     prio = np.array([role_convention(roles[t.name]).priority for t in tracks])
     usable = (arrays.centres >= 40.0) & (arrays.centres <= 12500.0)
@@ -419,7 +422,7 @@ def _hz(freq: float) -> str:
     return f"{freq / 1000:.1f} kHz" if freq >= 1000 else f"{freq:.0f} Hz"
 
 
-def _frame_levels_db(arrays: _Arrays, i: int, gain_db: float = 0.0) -> np.ndarray:
+def _frame_levels_db(arrays: TrackArrays, i: int, gain_db: float = 0.0) -> np.ndarray:
     """Detector-like level (dBFS, mean square per channel) of each active frame of track i."""
     t = arrays.tracks[i]
     power = arrays.energy[i].sum(axis=1) / max(t.features.num_channels, 1)
@@ -438,7 +441,7 @@ def _threshold_for(levels_db: np.ndarray, *, ratio: float, knee_db: float, targe
     return float(candidates[k]), float(gr[k])
 
 
-def _decide_compressor(plan: Plan, t: TrackInput, role: str, style, arrays: _Arrays) -> None:
+def _decide_compressor(plan: Plan, t: TrackInput, role: str, style, arrays: TrackArrays) -> None:
     conv = role_convention(role)
     s = t.section
     f = t.features
@@ -462,7 +465,7 @@ def _decide_compressor(plan: Plan, t: TrackInput, role: str, style, arrays: _Arr
     plan.decide(s, "comp_makeup_db", _r(gr), "gives back the average reduction so the balance holds")
 
 
-def _decide_deesser(plan: Plan, t: TrackInput, role: str, arrays: _Arrays) -> None:
+def _decide_deesser(plan: Plan, t: TrackInput, role: str, arrays: TrackArrays) -> None:
     s = t.section
     plan.decide(s, "deess_freq_hz", 6000.0, "sibilance band of the voice")
     if not role_convention(role).deess:
@@ -488,13 +491,13 @@ def _side_from_name(name: str) -> int:
     return -1 if m.group(1).lower() in ("l", "left", "links") else 1
 
 
-def _decide_panning(plan: Plan, arrays: _Arrays, roles: dict[str, str]) -> None:
+def _decide_panning(plan: Plan, arrays: TrackArrays, roles: dict[str, str]) -> None:
     tracks = arrays.tracks
     gains = np.array([plan.get(t.section, "gain_db") for t in tracks])
     spec = np.array([
         (arrays.energy[i][arrays.active[i]].mean(axis=0) if arrays.active[i].any() else arrays.energy[i].mean(axis=0))
         for i in range(len(tracks))
-    ]) * (_eq_power(plan, arrays) * (10.0 ** (gains / 10.0))[:, np.newaxis])
+    ]) * (eq_power(plan, arrays) * (10.0 ** (gains / 10.0))[:, np.newaxis])
     left = np.zeros(len(arrays.centres))
     right = np.zeros(len(arrays.centres))
 
@@ -592,10 +595,10 @@ def _bus_compressor(plan: Plan, section: str, frames_db: np.ndarray, *, ratio: f
     plan.decide(section, "comp_makeup_db", _r(gr), "gives back the average reduction")
 
 
-def _decide_buses(plan: Plan, arrays: _Arrays, roles: dict[str, str], style, tempo: float) -> None:
+def _decide_buses(plan: Plan, arrays: TrackArrays, roles: dict[str, str], style, tempo: float) -> None:
     tracks = arrays.tracks
     gains = np.array([plan.get(t.section, "gain_db") for t in tracks])
-    eqp = _eq_power(plan, arrays)
+    eqp = eq_power(plan, arrays)
     power = np.einsum("tfb,tb->tf", arrays.energy, eqp, optimize=False) * (10.0 ** (gains / 10.0))[:, np.newaxis] / 2.0
     beat_ms = 60000.0 / tempo
     drums = np.array([roles[t.name] in DRUM_ROLES for t in tracks])
@@ -618,10 +621,10 @@ def bus_eq_bands(gains_db: list[float]) -> list[dict[str, Any]]:
     return [{"kind": k, "freq_hz": f, "gain_db": _r(g, 1), "q": q} for (k, f, q), g in zip(BUS_EQ_SHAPES, gains_db)]
 
 
-def _decide_bus_eq(plan: Plan, arrays: _Arrays, *, genre_name: str, reference: ReferenceTone | None) -> None:
+def _decide_bus_eq(plan: Plan, arrays: TrackArrays, *, genre_name: str, reference: ReferenceTone | None) -> None:
     tracks = arrays.tracks
     gains = np.array([plan.get(t.section, "gain_db") for t in tracks])
-    eqp = _eq_power(plan, arrays)
+    eqp = eq_power(plan, arrays)
     mean_spec = (arrays.energy.mean(axis=1) * eqp * (10.0 ** (gains / 10.0))[:, np.newaxis]).sum(axis=0)
     centres = arrays.centres
     fit = (centres >= 40.0) & (centres <= 16000.0) & (mean_spec > 0)

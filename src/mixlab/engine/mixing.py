@@ -12,6 +12,7 @@ place, and an output that would overwrite an input is refused.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -25,11 +26,13 @@ import numpy as np
 
 from mixlab.analysis.roles import classify_role
 from mixlab.analysis.spectrum import band_power, third_octave_bands
-from mixlab.analysis.track import AnalysisCache, TrackFeatures, analyze_track
+from mixlab.analysis.defects import DefectAnalyzer, StemDefects
+from mixlab.analysis.track import AnalysisCache, TrackAnalyzer, TrackFeatures
 from mixlab.audio import io as audio_io
 from mixlab.audio.stems import StemSession, open_stems
 from mixlab.engine import mix_render
 from mixlab.engine.mix import MIX_SCHEMA, ReferenceTone, TrackInput, decide_mix, finalise_output_gain
+from mixlab.engine.notes import NotesSession, notes_document
 from mixlab.engine.plan import Plan, load_plan
 from mixlab.errors import InvalidParameterError
 
@@ -50,36 +53,77 @@ class MixResult:
     measured: dict[str, Any]
     timings_s: dict[str, float] = field(default_factory=dict)
     master: list[dict[str, Any]] = field(default_factory=list)
+    notes: dict[str, Any] | None = None
+    notes_file: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"output": self.output, "stems": self.stems, "measured": self.measured, "timings_s": self.timings_s,
-                "master": self.master}
+                "master": self.master, "notes": self.notes}
 
 
-def analyze_stems(session: StemSession, *, cache: AnalysisCache | None = None, roles: dict[str, str] | None = None,
-                  progress: Progress = _no_progress) -> list[TrackInput]:
-    """Analyse every stem of ``session`` (from the cache when its content was seen before)."""
+def analyze_stems(session: StemSession, *, cache: AnalysisCache | None = None, progress: Progress = _no_progress,
+                  with_defects: bool = False):
+    """Analyse every stem of ``session`` (from the cache when its content was seen before).
+
+    Returns the tracks, or with ``with_defects`` ``(tracks, {name: StemDefects})``: the
+    recording defects are measured in the same pass over each stem.
+    """
     done = [0]
 
-    def one(i: int) -> TrackFeatures:
+    def one(i: int) -> tuple[TrackFeatures, StemDefects | None]:
         stem = session.stems[i]
         key = cache.key(stem.path, sample_rate=session.sample_rate) if cache is not None else None
         features = cache.get(key) if cache is not None else None
-        if features is None:
-            features = analyze_track(session.blocks(i), session.sample_rate, stem.info.num_channels)
+        defects = _cached_defects(cache, key) if with_defects and cache is not None else None
+        if features is None or (with_defects and defects is None):
+            ch = stem.info.num_channels
+            analyzer = TrackAnalyzer(session.sample_rate, ch)
+            detector = DefectAnalyzer(session.sample_rate, ch) if with_defects else None
+            for block in session.blocks(i):
+                analyzer.push(block)
+                if detector is not None:
+                    detector.push(block)
+            features = analyzer.result()
+            defects = detector.result() if detector is not None else None
             if cache is not None:
                 cache.put(key, features)
+                if defects is not None:
+                    _store_defects(cache, key, defects)
         done[0] += 1
         progress("analyse", done[0] / len(session.stems))
-        return features
+        return features, defects
 
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        features = list(pool.map(one, range(len(session.stems))))
+        results = list(pool.map(one, range(len(session.stems))))
     out = []
-    for stem, f in zip(session.stems, features):
+    for stem, (f, _) in zip(session.stems, results):
         guess = classify_role(f, stem.name)
         out.append(TrackInput(name=stem.name, file_name=stem.file_name, source=stem.source, features=f, guess=guess))
+    if with_defects:
+        return out, {stem.name: d for stem, (_, d) in zip(session.stems, results)}
     return out
+
+
+def _defects_path(cache: AnalysisCache, key: str) -> Path:
+    return cache.folder / f"{key}.defects.json"
+
+
+def _cached_defects(cache: AnalysisCache, key: str) -> StemDefects | None:
+    try:
+        return StemDefects.from_dict(json.loads(_defects_path(cache, key).read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _store_defects(cache: AnalysisCache, key: str, defects: StemDefects) -> None:
+    path = _defects_path(cache, key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(defects.to_dict()))
+        tmp.replace(path)
+    except OSError:
+        pass  # the cache only saves time
 
 
 def reference_tone(path: str | os.PathLike[str]) -> ReferenceTone:
@@ -170,9 +214,11 @@ def mix(
     cache_dir: str | os.PathLike[str] | None = None,
     use_cache: bool = True,
     max_duration_s: float | None = None,
+    notes_target: str = "spotify",
     progress: Progress = _no_progress,
 ) -> MixResult:
-    """Analyse the stems, decide every parameter not kept in ``plan_in``, render the mix."""
+    """Analyse the stems, decide every parameter not kept in ``plan_in``, render the mix, and
+    evaluate the Mix Notes of the plan (``MixResult.notes``)."""
     output = Path(output)
     stems_path = Path(stems)
     _check_output(output, [stems_path], "mix")
@@ -183,7 +229,7 @@ def mix(
     with open_stems(stems_path, sample_rate=sample_rate, max_duration_s=max_duration_s) as session:
         _check_output(output, [s.path for s in session.stems], "mix")
         cache = AnalysisCache(Path(cache_dir) if cache_dir else None) if use_cache else None
-        tracks = analyze_stems(session, cache=cache, progress=progress)
+        tracks, defects = analyze_stems(session, cache=cache, progress=progress, with_defects=True)
         tone = reference_tone(reference) if reference is not None else None
         timings["analyse"] = time.perf_counter() - t0
         t1 = time.perf_counter()
@@ -194,9 +240,14 @@ def mix(
         measured, written = _render_and_finalise(plan, session, output, stems_out=Path(stems_out) if stems_out else None,
                                                  bit_depth=bit_depth, decide_gain=True, progress=progress)
         timings["render"] = time.perf_counter() - t2
+        t3 = time.perf_counter()
+        notes_session = NotesSession.from_session(session, tracks, defects, genre=plan.get("session", "genre"),
+                                                  target=notes_target)
+        notes = notes_document(notes_session, notes_session.evaluate(plan), input_name=str(stems_path))
+        timings["notes"] = time.perf_counter() - t3
     plan.context["result"] = measured
     return MixResult(plan=plan, output=str(output), stems=written, measured=measured,
-                     timings_s={k: round(v, 3) for k, v in timings.items()})
+                     timings_s={k: round(v, 3) for k, v in timings.items()}, notes=notes)
 
 
 def render(
@@ -247,10 +298,21 @@ def load_mix_plan(path: str | os.PathLike[str]) -> Plan:
 
 def write_plan(plan: Plan, path: str | os.PathLike[str]) -> None:
     """Write a plan atomically (temporary file, then rename)."""
+    write_json(path, plan.to_dict())
+
+
+def write_json(path: str | os.PathLike[str], document: Any) -> None:
+    """Write a JSON document atomically (temporary file, then rename)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(plan.to_json())
+    tmp.write_text(json.dumps(document, indent=2, allow_nan=False))
     os.replace(tmp, path)
 
 
-__all__ = ["MixResult", "analyze_stems", "load_mix_plan", "mix", "reference_tone", "render", "write_plan"]
+def notes_path_for(path: Path) -> Path:
+    """Where ``mixlab mix`` writes the notes: next to the plan (or the mix), ``<name>.notes.json``."""
+    return path.with_name(f"{path.stem}.notes.json")
+
+
+__all__ = ["MixResult", "analyze_stems", "load_mix_plan", "mix", "notes_path_for", "reference_tone", "render", "write_json",
+           "write_plan"]

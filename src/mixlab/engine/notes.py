@@ -1,0 +1,1086 @@
+"""Mix Notes: what is wrong with a mix, where, on which tracks, why, and a fix.
+
+A :class:`NotesSession` holds what the notes need and never changes: per track the band
+energies per 100 ms frame and activity (:mod:`mixlab.analysis.track`), the recording defects
+(:mod:`mixlab.analysis.defects`), the alignment of track pairs that carry the same source, and
+for a mix file its loudness, true peak and stereo measurements. :meth:`NotesSession.evaluate`
+combines those with a plan (gains, mutes, EQ, pans, polarity, offsets, de-essers) into notes,
+without rendering audio, so the notes follow a moved control in milliseconds.
+
+Each :class:`Note` carries a stable ``code``, a severity (``info``, ``warn``, ``problem``), a
+title and message in a producer's words, time ranges (an empty list means the whole input), the
+tracks involved, a frequency range, the measured value and its target with units, and a fix: a
+plan patch (:func:`apply_fix` applies it as one step) or advice where no automatic fix is right.
+Thresholds live in ``data/notes.json``, per code, with genre overrides.
+
+The model behind the plan-dependent notes: the mix's band energy per frame is the sum of the
+tracks' band energies times their gain and EQ power (tracks add in power; correlated twins are
+judged from their measured alignment instead). Compressors are not modelled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mixlab.analysis.defects import DefectAnalyzer, PairAlignment, StemDefects, excerpt_windows, pair_alignment
+from mixlab.analysis.report import ReportBuilder
+from mixlab.analysis.roles import classify_role
+from mixlab.analysis.track import FRAME_S, AnalysisCache, TrackAnalyzer
+from mixlab.audio import io as audio_io
+from mixlab.audio.stems import StemSession, open_stems
+from mixlab.dsp.eq import EQBand, eq_sos, sos_response_db
+from mixlab.dsp.pan import pan_gains
+from mixlab.engine.mix import (
+    MIX_SCHEMA,
+    TrackArrays,
+    TrackInput,
+    relative_loudness,
+    role_targets,
+    strip_eq_sos,
+    track_section,
+)
+from mixlab.engine.plan import Plan
+from mixlab.engine.profiles import genre_band_target_db, genre_tolerance_db, get_genre
+from mixlab.engine.roles_data import genre_mixing, role_convention
+from mixlab.engine.targets import get_platform, platform_names
+from mixlab.errors import InvalidParameterError
+
+NOTES_SCHEMA = "mixlab.notes/1"
+SEVERITIES = ("info", "warn", "problem")
+_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+LEAD_ROLES = ("lead_vocal", "synth_lead")
+MASKING_FRAMES = 5  # feature frames per masking frame
+PRIORITY_ROLES = ("lead_vocal", "kick", "drums", "snare", "bass")
+
+Progress = Callable[[str, float], None]
+
+
+def _no_progress(stage: str, fraction: float) -> None:
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# notes
+
+
+@dataclass(frozen=True)
+class Note:
+    """One piece of feedback (see the module docstring)."""
+
+    code: str
+    severity: str
+    title: str
+    message: str
+    ranges: tuple[tuple[float, float], ...] = ()
+    tracks: tuple[str, ...] = ()
+    freq_hz: tuple[float, float] | None = None
+    measured: dict[str, Any] = field(default_factory=dict)
+    target: dict[str, Any] = field(default_factory=dict)
+    fix: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "title": self.title,
+            "message": self.message,
+            "ranges": [{"start_s": round(a, 2), "end_s": round(b, 2)} for a, b in self.ranges],
+            "tracks": list(self.tracks),
+            "freq_hz": list(self.freq_hz) if self.freq_hz else None,
+            "measured": self.measured,
+            "target": self.target,
+            "fix": self.fix,
+        }
+
+
+def _value(value: float, unit: str, digits: int = 1) -> dict[str, Any]:
+    v = float(value)
+    return {"value": round(v, digits) if math.isfinite(v) else None, "unit": unit}
+
+
+def _patch(*changes: tuple[str, str, Any, str]) -> dict[str, Any]:
+    return {"kind": "patch", "changes": [{"section": s, "param": p, "value": v, "reason": r} for s, p, v, r in changes]}
+
+
+def _advice(text: str) -> dict[str, Any]:
+    return {"kind": "advice", "text": text}
+
+
+def apply_fix(plan: Plan, note: Note) -> Plan:
+    """A copy of ``plan`` with the note's patch applied (user values, not locked)."""
+    if note.fix.get("kind") != "patch":
+        raise InvalidParameterError(f"note '{note.code}' has advice, not an automatic fix", code="notes.no_fix")
+    out = plan.copy()
+    for change in note.fix["changes"]:
+        out.set_user(change["section"], change["param"], change["value"], change["reason"], locked=False)
+    return out
+
+
+def _mmss(seconds: float) -> str:
+    s = max(0, int(round(seconds)))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def _where(ranges: Iterable[tuple[float, float]]) -> str:
+    ranges = list(ranges)
+    if not ranges:
+        return "throughout"
+    shown = ", ".join(f"{_mmss(a)}-{_mmss(b)}" for a, b in ranges[:3])
+    return f"at {shown}" + (f" and {len(ranges) - 3} more place(s)" if len(ranges) > 3 else "")
+
+
+def _hz(freq: float) -> str:
+    return f"{freq / 1000:.1f} kHz" if freq >= 1000 else f"{freq:.0f} Hz"
+
+
+# ---------------------------------------------------------------------------------------------
+# rules
+
+
+@cache
+def _rules_raw() -> dict[str, Any]:
+    return json.loads(resources.files("mixlab.engine").joinpath("data/notes.json").read_text())
+
+
+def rules_for(genre: str) -> dict[str, dict[str, Any]]:
+    """Every code's thresholds with the genre's overrides applied."""
+    raw = _rules_raw()
+    out = {code: dict(rule) for code, rule in raw["rules"].items()}
+    for code, override in raw.get("genres", {}).get(genre, {}).items():
+        out[code].update(override)
+    return out
+
+
+def _grade(value: float, rule: dict[str, Any], key: str, *, under: bool = False) -> str | None:
+    """The highest severity whose threshold ``<severity>_<key>`` ``value`` passes."""
+    if not math.isfinite(value):
+        return None
+    for severity in ("problem", "warn", "info"):
+        threshold = rule.get(f"{severity}_{key}")
+        if threshold is None:
+            continue
+        if (value <= threshold) if under else (value >= threshold):
+            return severity
+    return None
+
+
+def _ranges(mask: np.ndarray, frame_s: float, *, gap_s: float = 1.0, min_s: float = 0.2,
+            whole: float = 0.9) -> tuple[tuple[float, float], ...]:
+    """Time ranges where ``mask`` holds (gaps under ``gap_s`` bridged); () when it holds for
+    at least ``whole`` of the frames (the whole input)."""
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return ()
+    if mask.mean() >= whole:
+        return ()
+    idx = np.flatnonzero(mask)
+    breaks = np.flatnonzero(np.diff(idx) * frame_s > gap_s)
+    starts = np.concatenate([[idx[0]], idx[breaks + 1]])
+    ends = np.concatenate([idx[breaks], [idx[-1]]])
+    out = [(float(a * frame_s), float((b + 1) * frame_s)) for a, b in zip(starts, ends)]
+    return tuple((a, max(b, a + min_s)) for a, b in out)
+
+
+def _merge(ranges: Iterable[tuple[float, float]], gap_s: float = 1.0) -> tuple[tuple[float, float], ...]:
+    out: list[list[float]] = []
+    for a, b in sorted(ranges):
+        if out and a - out[-1][1] <= gap_s:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return tuple((a, b) for a, b in out)
+
+
+def _smooth(x: np.ndarray, frames: int) -> np.ndarray:
+    """Moving average over ``frames`` (centred, edges shortened)."""
+    if frames <= 1 or len(x) == 0:
+        return x
+    kernel = np.ones(frames)
+    num = np.convolve(x, kernel, mode="same")
+    den = np.convolve(np.ones(len(x)), kernel, mode="same")
+    return num / den
+
+
+# ---------------------------------------------------------------------------------------------
+# what a session holds
+
+
+@dataclass(frozen=True)
+class PairInfo:
+    """Two tracks that carry the same source, and how they line up as delivered."""
+
+    a: str
+    b: str
+    alignment: PairAlignment
+    ranges: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class MixMeasures:
+    """What a mix file's own analysis adds (not plan-dependent)."""
+
+    integrated_lufs: float
+    true_peak_dbtp: float
+    plr_db: float
+    mono_loss_lu: float
+    low_correlation: float
+    short_term_lufs: tuple[float, ...]
+    channel_db: np.ndarray  # (2, frames): each channel's level per 100 ms frame, dBFS
+
+
+def _db(power: np.ndarray | float) -> np.ndarray | float:
+    return 10.0 * np.log10(np.maximum(power, 1e-30))
+
+
+class NotesSession:
+    """The fixed measurements of a stems session or a mix file; :meth:`evaluate` a plan."""
+
+    def __init__(
+        self,
+        *,
+        kind: str,
+        name: str,
+        sample_rate: int,
+        tracks: list[TrackInput],
+        defects: dict[str, StemDefects],
+        pairs: list[PairInfo] | None = None,
+        conversions: list[tuple[str, int, int]] | None = None,
+        genre: str | None = None,
+        target: str = "spotify",
+        mix: MixMeasures | None = None,
+    ) -> None:
+        if kind not in ("stems", "mix"):
+            raise ValueError(kind)
+        self.kind = kind
+        self.name = name
+        self.sample_rate = sample_rate
+        self.tracks = tracks
+        self.defects = defects
+        self.pairs = pairs or []
+        self.conversions = conversions or []
+        self.genre = get_genre(genre).name
+        self.target = get_platform(target)
+        self.mix = mix
+        self.rules = rules_for(self.genre)
+        self.audible = [t for t in tracks if not t.silent]
+        self._eq_cache: dict[str, np.ndarray] = {}
+        self.arrays = TrackArrays(self.audible, sample_rate) if self.audible else None
+        if self.arrays is not None:
+            centres = self.arrays.centres
+            profile = get_genre(self.genre)
+            self.tone_target = genre_band_target_db(profile, centres)
+            self.tone_tolerance = genre_tolerance_db(profile, centres)
+            self.num_frames = self.arrays.energy.shape[1]
+            self.band_totals = self.arrays.energy.sum(axis=1)  # (T, B)
+            # Masking is judged on 0.5 s frames: fine enough to say where, five times less work.
+            k, n = MASKING_FRAMES, self.num_frames // MASKING_FRAMES
+            e = self.arrays.energy[:, :n * k]
+            self.coarse_energy = e.reshape(e.shape[0], n, k, e.shape[2]).mean(axis=2).astype(np.float32)
+            self.coarse_active = self.arrays.active[:, :n * k].reshape(e.shape[0], n, k).mean(axis=2) >= 0.6
+
+    # -- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_stems(cls, path: str | os.PathLike[str], *, genre: str | None = None, target: str = "spotify",
+                   cache_dir: str | os.PathLike[str] | None = None, use_cache: bool = True,
+                   progress: Progress = _no_progress) -> NotesSession:
+        """Analyse a stems folder or ZIP (features cached by content) and pair the twins."""
+        with open_stems(Path(path)) as session:
+            cache = AnalysisCache(Path(cache_dir) if cache_dir else None) if use_cache else None
+            tracks, defects = analyze_for_notes(session, cache=cache, progress=progress)
+            return cls.from_session(session, tracks, defects, genre=genre, target=target)
+
+    @classmethod
+    def from_session(cls, session: StemSession, tracks: list[TrackInput], defects: dict[str, StemDefects], *,
+                     genre: str | None = None, target: str = "spotify") -> NotesSession:
+        """From an open session already analysed (``mixlab mix`` reuses its analysis)."""
+        pairs = find_pairs(session, tracks)
+        conversions = [(c.stem, int(c.from_rate), int(c.to_rate)) for c in session.conversions]
+        return cls(kind="stems", name=str(session.stems[0].source) if session.stems else "", sample_rate=session.sample_rate,
+                   tracks=tracks, defects=defects, pairs=pairs, conversions=conversions, genre=genre, target=target)
+
+    @classmethod
+    def from_mix(cls, path: str | os.PathLike[str], *, genre: str | None = None, target: str = "spotify") -> NotesSession:
+        """Analyse a stereo (or mono) mix file in one pass."""
+        path = Path(path)
+        info, blocks = audio_io.open_blocks(path)
+        sr, ch = info.sample_rate, info.num_channels
+        track = TrackAnalyzer(sr, ch)
+        defect = DefectAnalyzer(sr, ch)
+        report = ReportBuilder(sr, ch)
+        hop = int(round(FRAME_S * sr))
+        pending = np.zeros((ch, 0), dtype=np.float64)
+        channel_power: list[np.ndarray] = []
+        for block in blocks:
+            track.push(block)
+            defect.push(block)
+            report.push(block)
+            pending = np.concatenate([pending, np.square(block, dtype=np.float64)], axis=1)
+            whole = pending.shape[1] // hop
+            if whole:
+                channel_power.append(pending[:, :whole * hop].reshape(ch, whole, hop).mean(axis=2))
+                pending = pending[:, whole * hop:]
+        features = track.result()
+        rep = report.result()
+        name = path.stem
+        guess = classify_role(features, name)
+        t = TrackInput(name=name, file_name=path.name, source=str(path), features=features, guess=guess)
+        power = np.concatenate(channel_power, axis=1) if channel_power else np.zeros((ch, 0))
+        if ch == 1:
+            power = np.vstack([power, power])
+        low = [b for b in rep.stereo_bands if getattr(b, "name", "") == "low"]
+        low_corr = float(low[0].correlation) if low else float("nan")
+        mix = MixMeasures(
+            integrated_lufs=float(rep.integrated_lufs), true_peak_dbtp=float(rep.true_peak_dbtp), plr_db=float(rep.plr_db),
+            mono_loss_lu=float(rep.mono_loss_lu) if ch == 2 else 0.0, low_correlation=low_corr,
+            short_term_lufs=tuple(rep.short_term_lufs), channel_db=_db(power),
+        )
+        return cls(kind="mix", name=path.name, sample_rate=sr, tracks=[t], defects={name: defect.result()},
+                   genre=genre, target=target, mix=mix)
+
+    def eq_power(self, plan: Plan) -> np.ndarray:
+        """Per track and band, the linear power gain of its high-pass and EQ in ``plan``
+        (remembered per setting: a moved fader does not recompute any filter)."""
+        out = np.ones((len(self.audible), len(self.arrays.centres)))
+        for i, t in enumerate(self.audible):
+            eq = _get(plan, t.section, "eq", [])
+            hp = _get(plan, t.section, "highpass_hz", None)
+            if not eq and not hp:
+                continue
+            key = json.dumps([eq, hp], sort_keys=True)
+            row = self._eq_cache.get(key)
+            if row is None:
+                sos = strip_eq_sos(eq, hp, self.sample_rate)
+                row = 10.0 ** (sos_response_db(sos, self.arrays.centres, self.sample_rate) / 10.0) if len(sos) else 1.0
+                self._eq_cache[key] = row
+            out[i] = row
+        return out
+
+    def delivered_plan(self) -> Plan:
+        """The stems as delivered: unity gain, centred, no processing (the raw sum)."""
+        plan = Plan(schema=MIX_SCHEMA)
+        for t in self.tracks:
+            s = t.section
+            why = "as delivered"
+            plan.decide(s, "role", t.guess.role, t.guess.reason)
+            for name, value in (("gain_db", 0.0), ("pan", 0.0), ("mute", False), ("polarity_inverted", False),
+                                ("offset_ms", 0.0), ("highpass_hz", None), ("eq", []), ("deess_threshold_db", None),
+                                ("deess_freq_hz", 6000.0)):
+                plan.decide(s, name, value, why)
+        plan.decide("bus:mix", "eq", [], "as delivered")
+        return plan
+
+    # -- evaluation -----------------------------------------------------------------------------
+
+    def evaluate(self, plan: Plan | None = None) -> list[Note]:
+        """Every note for ``plan`` (default: the stems as delivered, or the mix file as it is)."""
+        if plan is None:
+            plan = self.delivered_plan()
+        notes: list[Note] = []
+        notes += self._stem_notes(plan)
+        if self.arrays is not None:
+            state = _PlanState(self, plan)
+            notes += self._spectral_notes(state)
+            if self.kind == "stems":
+                notes += self._balance_notes(state)
+                notes += self._masking_notes(state)
+                notes += self._sibilance_notes(state)
+                notes += self._stereo_notes(state)
+                notes += self._pair_notes(plan)
+        if self.mix is not None:
+            notes += self._mix_notes()
+        notes.sort(key=lambda n: (-_RANK[n.severity], n.ranges[0][0] if n.ranges else 0.0, n.code))
+        return notes
+
+    # -- per-stem defects (plan only decides whether a fix is in place) ------------------------
+
+    def _stem_notes(self, plan: Plan) -> list[Note]:
+        out: list[Note] = []
+        r = self.rules
+        is_mix = self.kind == "mix"
+        for t in self.tracks:
+            s = t.section
+            label = "The mix" if is_mix else f"'{t.name}'"
+            tracks = () if is_mix else (t.name,)
+            d = self.defects.get(t.name)
+            if t.silent and not is_mix:
+                muted = bool(_get(plan, s, "mute", False))
+                out.append(Note(
+                    "silent_track", "info" if muted else "warn", f"{t.name} is silent",
+                    f"{label} has no audio in it (peak {t.features.sample_peak_dbfs:.0f} dBFS); it is left out of the mix. "
+                    "If it should play, export it again and check the track was not muted or empty.",
+                    tracks=tracks, measured=_value(t.features.sample_peak_dbfs, "dBFS"), target=_value(-70.0, "LUFS"),
+                    fix=_advice("Re-export the stem with its audio.") if muted else
+                    _patch((s, "mute", True, "silent stem: nothing to mix"))))
+                continue
+            if d is None:
+                continue
+            if d.clipped_samples >= r["clipping"]["problem_samples"]:
+                out.append(Note(
+                    "clipping", "problem", f"{'Mix' if is_mix else t.name} is clipped",
+                    f"{label} has {d.clipped_samples} clipped samples {_where(d.clip_ranges)}: the waveform was cut "
+                    "flat at full scale, which adds distortion no EQ or gain can take out.",
+                    ranges=tuple(d.clip_ranges), tracks=tracks, measured=_value(d.clipped_samples, "samples", 0),
+                    target=_value(0, "samples", 0),
+                    fix=_advice("Clipping cannot be undone. Export it again with more headroom (peaks under -1 dBFS, "
+                                "no limiter on the stem), or re-record the part at a lower input gain.")))
+            sev = _grade(d.dc_offset_db, r["dc_offset"], "db")
+            if sev:
+                hp = _get(plan, s, "highpass_hz", None) if not is_mix else None
+                if hp:
+                    sev = "info"
+                out.append(Note(
+                    "dc_offset", sev, f"DC offset on {'the mix' if is_mix else t.name}",
+                    f"{label} sits off centre by {d.dc_offset_db:.0f} dBFS of DC: it wastes headroom and clicks at "
+                    "edits." + (" The plan's high-pass removes it." if hp else ""),
+                    tracks=tracks, freq_hz=(0.0, 10.0), measured=_value(d.dc_offset_db, "dBFS"),
+                    target=_value(r["dc_offset"]["warn_db"], "dBFS"),
+                    fix=_advice("Remove it with a DC filter or a 20 Hz high-pass in the master.") if is_mix else (
+                        _advice("Removed by the plan's high-pass.") if hp else
+                        _patch((s, "highpass_hz", 20.0, "removes the DC offset")))))
+            if d.hum_hz and sum(b - a for a, b in d.hum_ranges) >= r["hum"]["min_seconds"]:
+                notch = 0.0 if is_mix else _notch_depth(plan, s, d.hum_hz, self.sample_rate)
+                level = d.hum_level_db - notch
+                sev = _grade(level, r["hum"], "db")
+                if sev:
+                    harmonics = [d.hum_hz * k for k in (1, 2, 3)]
+                    depth = float(np.clip(level - r["hum"]["info_db"] + 6.0, 12.0, 24.0))
+                    bands = [{"kind": "peak", "freq_hz": f, "gain_db": round(-depth, 1), "q": 8.0} for f in harmonics]
+                    out.append(Note(
+                        "hum", sev, f"{d.hum_hz:.0f} Hz hum on {'the mix' if is_mix else t.name}",
+                        f"{label} carries mains hum at {d.hum_hz:.0f} Hz and its harmonics, {level:.0f} dB under the "
+                        f"music, {_where(d.hum_ranges)}: it muddies the low end and shows in quiet passages.",
+                        ranges=tuple(d.hum_ranges), tracks=tracks, freq_hz=(d.hum_hz, d.hum_hz * 8),
+                        measured=_value(level, "dB"), target=_value(r["hum"]["info_db"], "dB"),
+                        fix=_advice("Notch it out (narrow cuts at the hum and its harmonics) or fix the grounding "
+                                    "and re-record.") if is_mix else
+                        _patch((s, "eq", _with_bands(_get(plan, s, "eq", []), bands),
+                                f"narrow notches at {', '.join(_hz(f) for f in harmonics)} take out the hum"))))
+            sev = _grade(d.noise_floor_dbfs, r["noise_floor"], "dbfs") if d.noise_in_gaps else None
+            if sev:
+                out.append(Note(
+                    "noise_floor", sev, f"Noise in the gaps of {'the mix' if is_mix else t.name}",
+                    f"{label} hisses at {d.noise_floor_dbfs:.0f} dBFS where it should be silent; compression and "
+                    "mastering will bring that noise up.",
+                    tracks=tracks, measured=_value(d.noise_floor_dbfs, "dBFS"),
+                    target=_value(r["noise_floor"]["info_dbfs"], "dBFS"),
+                    fix=_advice("Cut or fade the silent parts, or use a gate or a noise reducer on this track.")))
+            if d.lowpass_hz and d.lowpass_hz < r["lossy_source"]["warn_below_hz"]:
+                sev = "problem" if d.lowpass_hz < r["lossy_source"]["problem_below_hz"] else "warn"
+                out.append(Note(
+                    "lossy_source", sev, f"{'The mix' if is_mix else t.name} looks like a lossy file",
+                    f"{label} stops dead at {_hz(d.lowpass_hz)}, as an MP3 or AAC does: the top end is gone and "
+                    "cannot be brought back by EQ.",
+                    tracks=tracks, freq_hz=(d.lowpass_hz, self.sample_rate / 2), measured=_value(d.lowpass_hz, "Hz", 0),
+                    target=_value(r["lossy_source"]["warn_below_hz"], "Hz", 0),
+                    fix=_advice("Use the lossless original (WAV, AIFF or FLAC export from the session).")))
+            if not is_mix and t.features.num_channels == 2 and t.features.correlation < -0.2 and t.features.stereo_width > 0.6:
+                out.append(Note(
+                    "mono_compatibility", "warn", f"{t.name} cancels in mono",
+                    f"{label}'s left and right are mostly out of phase (correlation {t.features.correlation:+.2f}): "
+                    "on a mono speaker or club system it largely disappears.",
+                    tracks=tracks, measured=_value(t.features.correlation, "correlation", 2),
+                    target=_value(0.0, "correlation", 2),
+                    fix=_advice("Flip the polarity of one side of this stem, or narrow it, before mixing.")))
+        for stem, from_rate, to_rate in self.conversions:
+            out.append(Note(
+                "sample_rate_mismatch", "warn", f"{stem} is at {from_rate} Hz",
+                f"'{stem}' was delivered at {from_rate} Hz while the session runs at {to_rate} Hz; mixlab resampled "
+                "it. Stems exported at different rates often come from different versions of a session.",
+                tracks=(stem,), measured=_value(from_rate, "Hz", 0), target=_value(to_rate, "Hz", 0),
+                fix=_advice(f"Export every stem at {to_rate} Hz from the same session.")))
+        return out
+
+    # -- plan-dependent ------------------------------------------------------------------------
+
+    def _spectral_notes(self, st: _PlanState) -> list[Note]:
+        out: list[Note] = []
+        centres = self.arrays.centres
+        mix_frames = st.mix_bands  # (F, B)
+        active = mix_frames.sum(axis=1) > 0
+        if not active.any():
+            return out
+        loud = active & (_db(mix_frames.sum(axis=1)) > _db(np.percentile(mix_frames.sum(axis=1)[active], 95)) - 20.0)
+        spectrum = _db(mix_frames[loud].mean(axis=0))
+        ref = (centres >= 100.0) & (centres <= 5000.0)
+        offset = float(np.mean(spectrum[ref] - self.tone_target[ref]))
+        deviation = spectrum - self.tone_target - offset
+        frame_dev = _db(mix_frames) - self.tone_target[np.newaxis, :] - offset  # (F, B)
+        smooth = int(round(3.0 / FRAME_S))
+        for code in ("boomy", "low_end_buildup", "harsh", "dull"):
+            rule = self.rules[code]
+            band = (centres >= rule["low_hz"]) & (centres <= rule["high_hz"]) & (centres < 0.45 * self.sample_rate)
+            if not band.any():
+                continue
+            under = rule["direction"] == "under"
+            tol = float(np.mean(self.tone_tolerance[band]))
+            excess = float(_db(np.mean(10 ** (deviation[band] / 10.0))) if not under else np.mean(deviation[band]))
+            beyond = (-excess - tol) if under else (excess - tol)
+            sev = _grade(beyond, rule, "db")
+            if not sev:
+                continue
+            if under:
+                frames = _smooth(np.mean(frame_dev[:, band], axis=1), smooth)
+                mask = loud & (-frames - tol >= rule["info_db"])
+            else:
+                frames = _smooth(_db(np.mean(10 ** (frame_dev[:, band] / 10.0), axis=1)), smooth)
+                mask = loud & (frames - tol >= rule["info_db"])
+            ranges = _ranges(mask, FRAME_S, gap_s=2.0, min_s=1.0, whole=0.8)
+            lo, hi = rule["low_hz"], min(rule["high_hz"], 0.45 * self.sample_rate)
+            centre = float(math.sqrt(lo * hi))
+            amount = float(np.clip(beyond + 1.0, 1.5, 8.0))
+            contrib = st.contributions(band)
+            names = tuple(self.audible[i].name for i in contrib[:2]) if self.kind == "stems" else ()
+            words = {"boomy": ("Boomy low end", "too much sub and bass", "the low end booms and masks the kick"),
+                     "low_end_buildup": ("Muddy low mids", "a build-up in the low mids", "the mix sounds muddy and small"),
+                     "harsh": ("Harsh upper mids", "too much upper-mid energy", "it tires the ear at volume"),
+                     "dull": ("Dull top end", "little air on top", "it sounds dull next to other records")}[code]
+            msg = (f"{words[1].capitalize()} between {_hz(lo)} and {_hz(hi)}: {abs(excess):.1f} dB "
+                   f"{'under' if under else 'over'} the {self.genre} tonal target (tolerance {tol:.1f} dB), {_where(ranges)}; "
+                   f"{words[2]}.")
+            if names:
+                msg += f" Most of it comes from {', '.join(repr(n) for n in names)}."
+            fix = self._tone_fix(st, code, centre, amount, under, contrib)
+            out.append(Note(code, sev, words[0], msg, ranges=ranges, tracks=names, freq_hz=(lo, hi),
+                            measured=_value(excess, "dB"), target=_value(0.0, "dB"), fix=fix))
+        return out
+
+    def _tone_fix(self, st: _PlanState, code: str, centre: float, amount: float, under: bool,
+                  contrib: list[int]) -> dict[str, Any]:
+        if self.kind == "mix":
+            move = "boost" if under else "cut"
+            return _advice(f"{move.capitalize()} about {amount:.1f} dB around {_hz(centre)} on the mix bus (a broad "
+                           f"{'shelf' if code in ('dull', 'boomy') else 'bell'}), or let `mixlab master --genre "
+                           f"{self.genre}` match the tonal target.")
+        if under or code == "boomy":
+            kind = "high_shelf" if under else "low_shelf"
+            freq = 10000.0 if under else 120.0
+            band = {"kind": kind, "freq_hz": freq, "gain_db": round(amount if under else -amount, 1), "q": 0.7}
+        else:
+            band = {"kind": "peak", "freq_hz": round(centre), "gain_db": round(-amount, 1), "q": 1.0}
+        current = _get(st.plan, "bus:mix", "eq", [])
+        return _patch(("bus:mix", "eq", _with_bands(current, [band]),
+                       f"{'lift' if band['gain_db'] > 0 else 'cut'} {abs(band['gain_db']):.1f} dB at {_hz(band['freq_hz'])} "
+                       f"on the mix bus toward the {self.genre} tonal target"))
+
+    def _balance_notes(self, st: _PlanState) -> list[Note]:
+        out: list[Note] = []
+        roles = st.roles
+        targets = role_targets(self.audible, roles, genre_mixing(self.genre), st.active)
+        rel = st.relative
+        leads = [i for i, t in enumerate(self.audible) if roles[t.name] == "lead_vocal"]
+        if not leads:
+            leads = [i for i, t in enumerate(self.audible) if roles[t.name] == "synth_lead"][:1]
+        lead_set = set(leads)
+        for i in leads:
+            t = self.audible[i]
+            deficit = float(targets[i] - rel[i])
+            sev = _grade(deficit, self.rules["buried_lead"], "lu")
+            if not sev or st.muted[i]:
+                continue
+            gain = float(_get(st.plan, t.section, "gain_db", 0.0))
+            out.append(Note(
+                "buried_lead", sev, f"{t.name} is buried",
+                f"The lead '{t.name}' sits {rel[i]:+.1f} LU against the mix where it plays; a "
+                f"{role_convention(roles[t.name]).label.lower()} in {self.genre} sits near {targets[i]:+.1f}. "
+                "Listeners follow the lead: if it is under the accompaniment the song is lost.",
+                ranges=_ranges(st.active[i], FRAME_S, gap_s=3.0, whole=0.6), tracks=(t.name,),
+                measured=_value(rel[i], "LU"), target=_value(targets[i], "LU"),
+                fix=_patch((t.section, "gain_db", round(gain + st.gain_change_for(i, targets[i]), 1),
+                            f"raises the lead {st.gain_change_for(i, targets[i]):.1f} dB to its place over the accompaniment"))))
+        rule = self.rules["level_balance"]
+        for i, t in enumerate(self.audible):
+            if i in lead_set or st.muted[i]:
+                continue
+            diff = float(rel[i] - targets[i])
+            sev = _grade(abs(diff), rule, "lu")
+            if not sev:
+                continue
+            if diff < 0 and sev == "problem":
+                sev = "warn"  # too quiet is a taste call; too loud by that much swamps the mix
+            label = role_convention(roles[t.name]).label.lower()
+            gain = float(_get(st.plan, t.section, "gain_db", 0.0))
+            out.append(Note(
+                "level_balance", sev, f"{t.name} is too {'loud' if diff > 0 else 'quiet'}",
+                f"'{t.name}' ({label}) sits {rel[i]:+.1f} LU against the mix where it plays, {abs(diff):.1f} LU "
+                f"{'over' if diff > 0 else 'under'} where a {label} usually sits in {self.genre} ({targets[i]:+.1f}).",
+                ranges=_ranges(st.active[i], FRAME_S, gap_s=3.0, whole=0.6), tracks=(t.name,),
+                measured=_value(rel[i], "LU"), target=_value(targets[i], "LU"),
+                fix=_patch((t.section, "gain_db", round(gain + st.gain_change_for(i, targets[i]), 1),
+                            f"brings the {label} {abs(st.gain_change_for(i, targets[i])):.1f} dB "
+                            f"{'down' if diff > 0 else 'up'} to its usual place"))))
+        return out
+
+    def _masking_notes(self, st: _PlanState) -> list[Note]:
+        rule = self.rules["masking"]
+        centres = self.arrays.centres
+        usable = (centres >= 40.0) & (centres <= 12500.0)
+        found: list[tuple[float, Note]] = []
+        roles = st.roles
+        prio = np.array([role_convention(roles[t.name]).priority for t in self.audible])
+        level = st.coarse_bands  # (T, coarse frames, B)
+        active = st.coarse_active
+        frame_s = FRAME_S * MASKING_FRAMES
+        for i, t in enumerate(self.audible):
+            if roles[t.name] not in PRIORITY_ROLES or st.muted[i] or not active[i].any():
+                continue
+            spec = level[i][active[i]].mean(axis=0)
+            if not (spec[usable] > 0).any():
+                continue
+            essential = usable & (_db(spec) > _db(spec[usable].max()) - 10.0)
+            others = np.flatnonzero((prio > prio[i]) & ~st.muted)
+            if not len(others):
+                continue
+            act_idx = np.flatnonzero(active[i])
+            ess_idx = np.flatnonzero(essential)
+            sub = level[:, act_idx][:, :, ess_idx]  # (T, active frames, essential bands)
+            both = active[others][:, act_idx]
+            covered = (sub[others] >= sub[i][np.newaxis]) & both[:, :, np.newaxis]
+            fraction = covered.sum(axis=1) / len(act_idx)  # (others, essential bands)
+            for k, j in enumerate(others):
+                e = int(np.argmax(fraction[k]))
+                f = float(fraction[k, e])
+                sev = _grade(f, rule, "fraction")
+                if not sev:
+                    continue
+                b = int(ess_idx[e])
+                frames = np.zeros(active.shape[1], dtype=bool)
+                frames[act_idx[covered[k, :, e]]] = True
+                freq = float(centres[b])
+                ratio = _db(level[j][frames, b]) - _db(level[i][frames, b])
+                cut = float(np.clip(np.median(ratio) + 3.0, 2.0, 9.0))
+                m = self.audible[j]
+                label = role_convention(roles[t.name]).label.lower()
+                band = {"kind": "peak", "freq_hz": round(freq), "gain_db": round(-cut, 1), "q": 1.4}
+                note = Note(
+                    "masking", sev, f"{m.name} masks the {label} at {_hz(freq)}",
+                    f"'{m.name}' is as loud as or louder than the {label} '{t.name}' around {_hz(freq)} for "
+                    f"{100 * f:.0f} % of the time the {label} plays, {_where(_ranges(frames, frame_s, gap_s=2.0))}: "
+                    f"the {label} loses definition there.",
+                    ranges=_ranges(frames, frame_s, gap_s=2.0), tracks=(m.name, t.name),
+                    freq_hz=(round(freq / 2 ** (1 / 6)), round(freq * 2 ** (1 / 6))),
+                    measured=_value(100 * f, "% of the time", 0), target=_value(100 * rule["info_fraction"], "% of the time", 0),
+                    fix=_patch((m.section, "eq", _with_bands(_get(st.plan, m.section, "eq", []), [band]),
+                                f"cut {cut:.1f} dB at {_hz(freq)} to clear the {label} '{t.name}'")))
+                found.append((f, note))
+        found.sort(key=lambda x: -x[0])
+        return [n for _, n in found[: int(rule["max_notes"])]]
+
+    def _sibilance_notes(self, st: _PlanState) -> list[Note]:
+        rule = self.rules["sibilance"]
+        centres = self.arrays.centres
+        sib = (centres >= rule["low_hz"]) & (centres <= rule["high_hz"]) & (centres < 0.45 * self.sample_rate)
+        pres = (centres >= rule["presence_low_hz"]) & (centres <= rule["presence_high_hz"])
+        high = centres >= 5000.0
+        out: list[Note] = []
+        if not sib.any():
+            return out
+        for i, t in enumerate(self.audible):
+            if not role_convention(st.roles[t.name]).deess or st.muted[i] or not st.active[i].any():
+                continue
+            bands = st.track_bands(i)  # after gain and EQ
+            s_level = _db(bands[:, sib].sum(axis=1))
+            p_level = _db(bands[:, pres].sum(axis=1))
+            threshold = _get(st.plan, t.section, "deess_threshold_db", None)
+            if threshold is not None:
+                detector = _db(bands[:, high].sum(axis=1) / max(t.features.num_channels, 1))
+                reduction = np.clip((detector - threshold) * (1.0 - 1.0 / 4.0), 0.0, 10.0)
+                s_level = s_level - reduction
+            over = (s_level - p_level > rule["frame_over_db"]) & st.active[i]
+            fraction = float(over.sum() / st.active[i].sum())
+            sev = _grade(fraction, rule, "fraction")
+            if not sev:
+                continue
+            act = st.active[i]
+            detector = _db(bands[:, high].sum(axis=1) / max(t.features.num_channels, 1))
+            wanted_s = p_level + rule["frame_over_db"] - 2.0
+            base_s = _db(bands[:, sib].sum(axis=1))
+            # threshold T such that T + (L - T) / 4 lands the sibilant frames under the presence band
+            need = (4.0 * (detector - (base_s - wanted_s)) - detector) / 3.0
+            new_t = float(np.clip(np.percentile(need[over | (act & (base_s - p_level > rule["frame_over_db"]))], 10), -80.0, 0.0))
+            out.append(Note(
+                "sibilance", sev, f"Sibilance on {t.name}",
+                f"'{t.name}' has sharp S and T sounds: its {_hz(rule['low_hz'])}-{_hz(rule['high_hz'])} band rises over "
+                f"its presence band in {100 * fraction:.0f} % of the frames where it sings, {_where(_ranges(over, FRAME_S, gap_s=2.0))}; "
+                "they will spit on bright speakers and get worse when mastered.",
+                ranges=_ranges(over, FRAME_S, gap_s=2.0), tracks=(t.name,), freq_hz=(rule["low_hz"], rule["high_hz"]),
+                measured=_value(100 * fraction, "% of frames", 0), target=_value(100 * rule["info_fraction"], "% of frames", 0),
+                fix=_patch((t.section, "deess_threshold_db", round(new_t, 1), "de-esses the sibilant frames"),
+                           (t.section, "deess_freq_hz", 5000.0, "the sibilance band"))))
+        return out
+
+    def _stereo_notes(self, st: _PlanState) -> list[Note]:
+        left, right = st.left_right()  # (F,) powers
+        act = (left + right) > 0
+        if not act.any():
+            return []
+        imbalance = float(_db(left[act].sum()) - _db(right[act].sum()))
+        sev = _grade(abs(imbalance), self.rules["stereo_imbalance"], "db")
+        if not sev:
+            return []
+        side = "left" if imbalance > 0 else "right"
+        # the track pulling hardest to that side
+        pulls = st.pan_pull()
+        j = int(np.argmax(pulls if imbalance > 0 else -pulls))
+        t = self.audible[j]
+        pan = float(_get(st.plan, t.section, "pan", 0.0))
+        new_pan = round(pan * 0.5, 2)
+        return [Note(
+            "stereo_imbalance", sev, f"The mix leans {side}",
+            f"The {side} channel is {abs(imbalance):.1f} dB louder than the other; on headphones the mix feels lopsided. "
+            f"'{t.name}' (pan {pan:+.2f}) pulls it most.",
+            tracks=(t.name,), measured=_value(imbalance, "dB (L - R)"), target=_value(0.0, "dB (L - R)"),
+            fix=_patch((t.section, "pan", new_pan, f"halves the pan of '{t.name}' to re-centre the mix")))]
+
+    def _pair_notes(self, plan: Plan) -> list[Note]:
+        out: list[Note] = []
+        pol_rule, phase_rule, time_rule = self.rules["polarity"], self.rules["phase_cancellation"], self.rules["timing_offset"]
+        for p in self.pairs:
+            a, b = track_section(p.a), track_section(p.b)
+            al = p.alignment
+            flipped = bool(_get(plan, a, "polarity_inverted", False)) != bool(_get(plan, b, "polarity_inverted", False))
+            lag = al.lag_ms + float(_get(plan, b, "offset_ms", 0.0)) - float(_get(plan, a, "offset_ms", 0.0))
+            inverted = al.polarity_inverted != flipped
+            strength = abs(al.peak_correlation)
+            if inverted and strength >= pol_rule["min_correlation"] and abs(lag) <= time_rule["max_ms"]:
+                out.append(Note(
+                    "polarity", "problem", f"{p.b} is inverted against {p.a}",
+                    f"'{p.a}' and '{p.b}' carry the same source with opposite polarity (correlation "
+                    f"{al.peak_correlation:+.2f}): together they cancel, thinning the low end {_where(p.ranges)}.",
+                    ranges=p.ranges, tracks=(p.a, p.b), measured=_value(al.peak_correlation, "correlation", 2),
+                    target=_value(pol_rule["min_correlation"], "correlation", 2),
+                    fix=_patch((b, "polarity_inverted", not bool(_get(plan, b, "polarity_inverted", False)),
+                                f"flips '{p.b}' to match '{p.a}'"))))
+                continue
+            if strength < min(phase_rule["min_correlation"], time_rule["min_correlation"]):
+                continue
+            if time_rule["min_ms"] <= abs(lag) <= time_rule["max_ms"] and strength >= time_rule["min_correlation"]:
+                late, early = (p.b, p.a) if lag > 0 else (p.a, p.b)
+                sec = track_section(late)
+                new_offset = float(_get(plan, sec, "offset_ms", 0.0)) - abs(lag)
+                out.append(Note(
+                    "timing_offset", "warn", f"{late} is {abs(lag):.1f} ms late",
+                    f"The same hits on '{early}' and '{late}' are {abs(lag):.1f} ms apart {_where(p.ranges)}: "
+                    "they flam and smear the attack.",
+                    ranges=p.ranges, tracks=(p.a, p.b), measured=_value(abs(lag), "ms"), target=_value(0.0, "ms"),
+                    fix=_patch((sec, "offset_ms", round(new_offset, 2), f"moves '{late}' {abs(lag):.1f} ms earlier"))))
+            elif abs(lag) < time_rule["min_ms"] and not inverted:
+                # Summed at a small misalignment the pair combs; the measured cancellation holds while
+                # the plan leaves the pair as delivered.
+                if abs(lag - al.lag_ms) > 0.05 or abs(al.lag_ms) < 1000.0 / self.sample_rate:
+                    continue
+                sev = _grade(al.low_cancellation_db, phase_rule, "db", under=True)
+                if not sev:
+                    continue
+                late = p.b if al.lag_ms > 0 else p.a
+                sec = track_section(late)
+                out.append(Note(
+                    "phase_cancellation", sev, f"{p.a} and {p.b} cancel each other",
+                    f"'{p.a}' and '{p.b}' pick up one source {abs(al.lag_ms):.2f} ms apart; summed, they lose "
+                    f"{-al.low_cancellation_db:.1f} dB below 250 Hz (comb filtering) {_where(p.ranges)}.",
+                    ranges=p.ranges, tracks=(p.a, p.b), freq_hz=(20.0, 250.0),
+                    measured=_value(al.low_cancellation_db, "dB"), target=_value(0.0, "dB"),
+                    fix=_patch((sec, "offset_ms", round(float(_get(plan, sec, "offset_ms", 0.0)) - abs(al.lag_ms), 3),
+                                f"aligns '{late}' with its twin"))))
+        return out
+
+    # -- mix file ------------------------------------------------------------------------------
+
+    def _mix_notes(self) -> list[Note]:
+        m = self.mix
+        r = self.rules
+        out: list[Note] = []
+        tgt = self.target
+        sev = _grade(m.true_peak_dbtp, {"warn_dbtp": max(tgt.ceiling_dbtp, r["true_peak_over"]["warn_dbtp"]),
+                                         "problem_dbtp": r["true_peak_over"]["problem_dbtp"]}, "dbtp")
+        if sev:
+            out.append(Note(
+                "true_peak_over", sev, "True peak over the ceiling",
+                f"The mix's true peak is {m.true_peak_dbtp:+.1f} dBTP; {tgt.label} asks for at most {tgt.ceiling_dbtp:+.1f}. "
+                "Over 0 dBTP the decoders and converters of listeners' devices clip, and lossy encoding adds more.",
+                measured=_value(m.true_peak_dbtp, "dBTP"), target=_value(tgt.ceiling_dbtp, "dBTP"),
+                fix=_advice(f"Master it with a true-peak limiter: `mixlab master {self.name} --target {tgt.name}`.")))
+        rule = r["over_compressed"]
+        sev = _grade(m.plr_db, rule, "plr_db", under=True)
+        if sev:
+            out.append(Note(
+                "over_compressed", sev, "Over-compressed",
+                f"The peak-to-loudness ratio is {m.plr_db:.1f} dB; {self.genre} usually keeps more than "
+                f"{rule['warn_plr_db']:.0f} dB. The transients are flattened, and platforms will turn it down anyway.",
+                measured=_value(m.plr_db, "dB PLR"), target=_value(rule["warn_plr_db"], "dB PLR"),
+                fix=_advice("Back off the limiter and bus compression; master to the platform target instead of as loud as possible.")))
+        rule = r["too_loud_for_platform"]
+        over = m.integrated_lufs - tgt.target_lufs
+        sev = _grade(over, rule, "lu")
+        if sev:
+            downs = []
+            for name in platform_names():
+                p = get_platform(name)
+                if m.integrated_lufs > p.target_lufs:
+                    downs.append(f"{p.label} -{m.integrated_lufs - p.target_lufs:.1f} dB")
+            out.append(Note(
+                "too_loud_for_platform", sev, f"Louder than {tgt.label} plays",
+                f"At {m.integrated_lufs:.1f} LUFS the track will be turned down: {', '.join(downs)}. The loudness "
+                f"bought with limiting is thrown away, and what it cost in punch (PLR {m.plr_db:.1f} dB) stays.",
+                measured=_value(m.integrated_lufs, "LUFS"), target=_value(tgt.target_lufs, "LUFS"),
+                fix=_advice(f"Master to the target: `mixlab master {self.name} --target {tgt.name}`.")))
+        rule = r["too_quiet"]
+        sev = _grade(m.integrated_lufs, rule, "lufs", under=True)
+        if sev:
+            out.append(Note(
+                "too_quiet", sev, "Very quiet",
+                f"At {m.integrated_lufs:.1f} LUFS the mix is {tgt.target_lufs - m.integrated_lufs:.1f} dB under "
+                f"{tgt.label}'s {tgt.target_lufs:.0f} LUFS; some platforms never turn quiet tracks up"
+                " and the noise floor comes up with any gain.",
+                measured=_value(m.integrated_lufs, "LUFS"), target=_value(tgt.target_lufs, "LUFS"),
+                fix=_advice(f"Master it: `mixlab master {self.name} --target {tgt.name}`.")))
+        rule = r["mono_compatibility"]
+        sev_loss = _grade(m.mono_loss_lu, rule, "loss_lu")
+        sev_low = _grade(m.low_correlation, rule, "low_correlation", under=True)
+        sev = max((s for s in (sev_loss, sev_low) if s), key=lambda s: _RANK[s], default=None)
+        if sev:
+            out.append(Note(
+                "mono_compatibility", sev, "Falls apart in mono",
+                f"Folded to mono the mix loses {m.mono_loss_lu:.1f} LU, and its low end correlates at "
+                f"{m.low_correlation:+.2f} (out of phase under 0): on phones, club systems and mono speakers "
+                "the bass and anything wide thin out.",
+                freq_hz=(20.0, 250.0), measured=_value(m.mono_loss_lu, "LU"), target=_value(rule["warn_loss_lu"], "LU"),
+                fix=_advice("Check polarity of stereo sources and keep the low end mono (mixlab master narrows "
+                            "the lows when they are wide).")))
+        act = np.isfinite(m.channel_db).all(axis=0) & (m.channel_db.max(axis=0) > -70.0)
+        if act.any():
+            lr = float(_db(np.mean(10 ** (m.channel_db[0][act] / 10))) - _db(np.mean(10 ** (m.channel_db[1][act] / 10))))
+            sev = _grade(abs(lr), r["stereo_imbalance"], "db")
+            if sev:
+                side = "left" if lr > 0 else "right"
+                per_frame = _smooth(m.channel_db[0] - m.channel_db[1], 30)
+                mask = act & (np.abs(per_frame) >= r["stereo_imbalance"]["info_db"]) & (np.sign(per_frame) == np.sign(lr))
+                out.append(Note(
+                    "stereo_imbalance", sev, f"The mix leans {side}",
+                    f"The {side} channel is {abs(lr):.1f} dB louder than the other {_where(_ranges(mask, FRAME_S, gap_s=3.0))}.",
+                    ranges=_ranges(mask, FRAME_S, gap_s=3.0), measured=_value(lr, "dB (L - R)"), target=_value(0.0, "dB (L - R)"),
+                    fix=_advice("Re-balance the pans in the mix, or correct the balance of the stereo bus.")))
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# a plan applied to the cached energies
+
+
+class _PlanState:
+    """Per-track band energy per frame after the plan's gain, mute and EQ; the mix's."""
+
+    def __init__(self, session: NotesSession, plan: Plan) -> None:
+        self.session = session
+        self.plan = plan
+        arrays = session.arrays
+        tracks = session.audible
+        self.roles = {t.name: _get(plan, t.section, "role", t.guess.role) for t in tracks}
+        for t in tracks:
+            if self.roles[t.name] not in _known_roles():
+                self.roles[t.name] = t.guess.role
+        gains = np.array([float(_get(plan, t.section, "gain_db", 0.0)) for t in tracks])
+        self.muted = np.array([bool(_get(plan, t.section, "mute", False)) for t in tracks])
+        self.eq = session.eq_power(plan) if session.kind == "stems" else np.ones((len(tracks), len(arrays.centres)))
+        lin = 10.0 ** (gains / 10.0) * (~self.muted)
+        self.weights = self.eq * lin[:, np.newaxis]  # (T, B): each track's band power gain
+        energy = arrays.energy
+        mix = np.einsum("tfb,tb->fb", energy, self.weights, optimize=False)
+        bus = _get(plan, "bus:mix", "eq", []) if session.kind == "stems" else []
+        if bus:
+            sos = eq_sos([EQBand(**b) for b in bus], arrays.sample_rate)
+            mix = mix * (10.0 ** (sos_response_db(sos, arrays.centres, arrays.sample_rate) / 10.0))[np.newaxis, :]
+        self.mix_bands = mix
+        self.coarse_bands = session.coarse_energy * (self.eq * lin[:, np.newaxis]).astype(np.float32)[:, np.newaxis, :]
+        self.coarse_active = session.coarse_active & ~self.muted[:, np.newaxis]
+        self.active = arrays.active & ~self.muted[:, np.newaxis]
+        kp = np.einsum("tfb,tb->tf", energy, self.weights * arrays.k_gain[np.newaxis, :], optimize=False)
+        self.kp = kp
+        act = self.active & (kp > 0)
+        self.relative = relative_loudness(np.zeros(len(tracks)), kp, act)
+        self.gains = gains
+
+    def gain_change_for(self, i: int, target_lu: float) -> float:
+        """The gain change (dB) that puts track ``i`` at ``target_lu`` against the mix where it
+        plays, the other tracks held: own power P, others O, target ratio r: g P / (g P + O) = r."""
+        act = self.active[i] & (self.kp[i] > 0)
+        own = float(self.kp[i][act].sum())
+        others = float(self.kp[:, act].sum()) - own
+        if own <= 0:
+            return 0.0
+        r = 10.0 ** (min(target_lu, -0.1) / 10.0)
+        if others <= 0:
+            return 0.0
+        return float(10.0 * math.log10(r * others / ((1.0 - r) * own)))
+
+    def track_bands(self, i: int) -> np.ndarray:
+        """Track ``i``'s band energy per frame after the plan, (F, B)."""
+        return self.session.arrays.energy[i] * self.weights[i][np.newaxis, :]
+
+    def contributions(self, band: np.ndarray) -> list[int]:
+        share = (self.session.band_totals * self.weights)[:, band].sum(axis=1)
+        order = np.argsort(share)[::-1]
+        total = float(share.sum()) or 1.0
+        return [int(i) for i in order if share[i] / total > 0.15]
+
+    def _pan_gains(self) -> tuple[np.ndarray, np.ndarray]:
+        """Power gains to left and right per track, as :func:`mixlab.dsp.pan.apply_pan` pans."""
+        lefts, rights = [], []
+        centre, _ = pan_gains(0.0)
+        for t in self.session.audible:
+            pan = min(1.0, max(-1.0, float(_get(self.plan, t.section, "pan", 0.0))))
+            left, right = pan_gains(pan)
+            if t.features.num_channels == 1:
+                lefts.append(left**2)
+                rights.append(right**2)
+            else:  # a stereo stem's balance: each side carries half its energy
+                lefts.append(0.5 * ((left / centre) ** 2 if pan > 0 else 1.0))
+                rights.append(0.5 * ((right / centre) ** 2 if pan < 0 else 1.0))
+        return np.array(lefts), np.array(rights)
+
+    def left_right(self) -> tuple[np.ndarray, np.ndarray]:
+        power = np.einsum("tfb,tb->tf", self.session.arrays.energy, self.weights, optimize=False)  # (T, F)
+        gl, gr = self._pan_gains()
+        return (power * gl[:, np.newaxis]).sum(axis=0), (power * gr[:, np.newaxis]).sum(axis=0)
+
+    def pan_pull(self) -> np.ndarray:
+        power = (self.session.band_totals * self.weights).sum(axis=1)
+        gl, gr = self._pan_gains()
+        return power * (gl - gr)
+
+
+@cache
+def _known_roles() -> frozenset[str]:
+    from mixlab.analysis.roles import ROLES
+
+    return frozenset(ROLES)
+
+
+def _get(plan: Plan, section: str, name: str, default: Any) -> Any:
+    p = plan.param(section, name)
+    return default if p is None else p.value
+
+
+def _with_bands(current: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``current`` EQ bands with ``new`` ones added; a new band replaces one of the same kind
+    within a third of an octave."""
+    out = [dict(b) for b in current]
+    for band in new:
+        out = [b for b in out if not (b.get("kind") == band["kind"]
+                                      and abs(math.log2(float(b["freq_hz"]) / float(band["freq_hz"]))) < 1 / 3)]
+        out.append(dict(band))
+    return out
+
+
+def _notch_depth(plan: Plan, section: str, freq: float, sample_rate: int) -> float:
+    """How deep (dB, >= 0) the track's EQ cuts at ``freq``."""
+    bands = _get(plan, section, "eq", [])
+    if not bands:
+        return 0.0
+    sos = eq_sos([EQBand(**b) for b in bands], sample_rate)
+    return float(max(0.0, -sos_response_db(sos, [freq], sample_rate)[0]))
+
+
+# ---------------------------------------------------------------------------------------------
+# analysis for the notes
+
+
+def analyze_for_notes(session: StemSession, *, cache: AnalysisCache | None = None,
+                      progress: Progress = _no_progress) -> tuple[list[TrackInput], dict[str, StemDefects]]:
+    """Track features and defects of every stem in one pass each (both cached by content)."""
+    from mixlab.engine.mixing import analyze_stems
+
+    return analyze_stems(session, cache=cache, progress=progress, with_defects=True)
+
+
+def find_pairs(session: StemSession, tracks: list[TrackInput], *, max_pairs: int = 24,
+               excerpt_s: float = 8.0) -> list[PairInfo]:
+    """Tracks that carry the same source (two mics on a snare, a doubled DI and amp), aligned.
+
+    Candidates are pairs whose level envelopes move together while both play and whose spectra
+    match; each candidate's audio is read where both play and cross-correlated.
+    """
+    audible = [(i, t) for i, t in enumerate(tracks) if not t.silent]
+    if len(audible) < 2:
+        return []
+    n_frames = min(t.features.band_energy.shape[0] for _, t in audible)
+    env = np.stack([_db(t.features.band_energy[:n_frames].sum(axis=1)) for _, t in audible])
+    act = np.stack([np.asarray(t.features.active[:n_frames], dtype=bool) for _, t in audible])
+    spec = np.stack([t.features.band_energy[:n_frames].mean(axis=0) for _, t in audible])
+    spec = _db(spec)
+    candidates: list[tuple[float, int, int]] = []
+    for x in range(len(audible)):
+        for y in range(x + 1, len(audible)):
+            both = act[x] & act[y]
+            if both.sum() < 20:
+                continue
+            a, b = env[x][both], env[y][both]
+            if a.std() < 1e-6 or b.std() < 1e-6:
+                continue
+            r = float(np.corrcoef(a, b)[0, 1])
+            shape = float(np.corrcoef(spec[x], spec[y])[0, 1])
+            if r >= 0.8 and shape >= 0.8:
+                candidates.append((r + shape, x, y))
+    candidates.sort(reverse=True)
+    out: list[PairInfo] = []
+    for _, x, y in candidates[:max_pairs]:
+        (i, ta), (j, tb) = audible[x], audible[y]
+        windows = excerpt_windows(act[x], act[y], FRAME_S, seconds=excerpt_s)
+        if not windows:
+            continue
+        a = _read_windows(session, i, windows)
+        b = _read_windows(session, j, windows)
+        alignment = pair_alignment(a, b, session.sample_rate)
+        ranges = _ranges(act[x] & act[y], FRAME_S, gap_s=2.0, whole=0.6)
+        out.append(PairInfo(a=ta.name, b=tb.name, alignment=alignment, ranges=ranges))
+    return out
+
+
+def _read_windows(session: StemSession, index: int, windows: list[tuple[float, float]]) -> np.ndarray:
+    """The mono sum of stem ``index`` over ``windows`` (seconds), concatenated in time order."""
+    sr = session.sample_rate
+    spans = sorted((int(a * sr), int(b * sr)) for a, b in windows)
+    last = spans[-1][1]
+    pieces: list[tuple[int, np.ndarray]] = []
+    pos = 0
+    for block in session.blocks(index):
+        n = block.shape[1]
+        mono = block.mean(axis=0)
+        for a, b in spans:
+            lo, hi = max(a, pos), min(b, pos + n)
+            if hi > lo:
+                pieces.append((lo, mono[lo - pos:hi - pos].astype(np.float64)))
+        pos += n
+        if pos >= last:
+            break
+    pieces.sort(key=lambda p: p[0])
+    return np.concatenate([p for _, p in pieces]) if pieces else np.zeros(0)
+
+
+def notes_document(session: NotesSession, notes: list[Note], *, input_name: str,
+                   timings_s: dict[str, float] | None = None) -> dict[str, Any]:
+    """The JSON document ``mixlab notes --json`` prints and ``mixlab mix`` writes."""
+    return {
+        "schema": NOTES_SCHEMA,
+        "input": input_name,
+        "kind": session.kind,
+        "genre": session.genre,
+        "target": session.target.name,
+        "counts": {s: sum(1 for n in notes if n.severity == s) for s in SEVERITIES},
+        "notes": [n.to_dict() for n in notes],
+        "timings_s": timings_s or {},
+    }
+
+
+__all__ = ["NOTES_SCHEMA", "Note", "NotesSession", "PairInfo", "analyze_for_notes", "apply_fix", "find_pairs",
+           "notes_document", "rules_for"]

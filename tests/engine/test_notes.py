@@ -1,0 +1,212 @@
+"""Mix Notes: planted defects are found with the right code, place and track; fixes clear them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.signal
+import soundfile as sf
+
+from mixlab.cli.main import main
+from mixlab.engine.mix import track_section
+from mixlab.engine.mixing import mix
+from mixlab.engine.notes import NotesSession, apply_fix
+from tests.fixtures.multitrack import render_parts
+
+SR = 44100
+DURATION_S = 10.0
+
+
+def _write(folder: Path, parts: dict[str, np.ndarray], rates: dict[str, int] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, audio in parts.items():
+        rate = (rates or {}).get(name, SR)
+        if rate != SR:
+            audio = scipy.signal.resample_poly(audio, rate // 100, SR // 100, axis=1).astype(np.float32)
+        sf.write(folder / f"{name}.wav", audio.T, rate, subtype="FLOAT")
+    return folder
+
+
+def _parts() -> dict[str, np.ndarray]:
+    return {k: v.copy() for k, v in render_parts(SR, DURATION_S, seed=3).items()}
+
+
+def _session(tmp_path: Path, parts: dict[str, np.ndarray], **kw) -> NotesSession:
+    return NotesSession.from_stems(_write(tmp_path / "stems", parts, kw.pop("rates", None)), use_cache=False, **kw)
+
+
+def _find(notes, code, track=None):
+    return [n for n in notes if n.code == code and (track is None or track in n.tracks)]
+
+
+def _overlaps(note, start, end):
+    return not note.ranges or any(a < end and b > start for a, b in note.ranges)
+
+
+def _fix_clears(session, plan, note):
+    """Applying the note's fix removes it (or lowers it) and raises no new problem."""
+    before = session.evaluate(plan)
+    after = session.evaluate(apply_fix(plan, note))
+    same = [n for n in after if n.code == note.code and set(n.tracks) == set(note.tracks)]
+    rank = {"info": 0, "warn": 1, "problem": 2}
+    assert not same or max(rank[n.severity] for n in same) < rank[note.severity], [n.to_dict() for n in same]
+    old_problems = {(n.code, n.tracks) for n in before if n.severity == "problem"}
+    new_problems = [n for n in after if n.severity == "problem" and (n.code, n.tracks) not in old_problems]
+    assert not new_problems, [n.to_dict() for n in new_problems]
+
+
+def test_clean_ai_mix_has_no_problem_note(tmp_path):
+    folder = _write(tmp_path / "stems", _parts())
+    result = mix(folder, tmp_path / "mix.wav", use_cache=False)
+    problems = [n for n in result.notes["notes"] if n["severity"] == "problem"]
+    assert len(problems) <= 1, problems
+    assert result.notes["schema"] == "mixlab.notes/1"
+
+
+def test_hum_is_found_on_its_track_and_time_and_notched_out(tmp_path):
+    parts = _parts()
+    t = np.arange(parts["Pad"].shape[1]) / SR
+    hum = sum(np.sin(2 * np.pi * 50.0 * k * t) / k for k in (1, 2, 3)) * 0.01
+    window = (t >= 3.0) & (t < 9.0)
+    parts["Pad"] = parts["Pad"] + (hum * window)[np.newaxis].astype(np.float32)
+    session = _session(tmp_path, parts)
+    plan = session.delivered_plan()
+    notes = _find(session.evaluate(plan), "hum", "Pad")
+    assert notes, [n.code for n in session.evaluate(plan)]
+    assert _overlaps(notes[0], 3.0, 9.0)
+    assert notes[0].freq_hz[0] == pytest.approx(50.0)
+    _fix_clears(session, plan, notes[0])
+
+
+def test_dc_offset_and_clipping_on_a_stem(tmp_path):
+    parts = _parts()
+    parts["Snare"] = parts["Snare"] + np.float32(10 ** (-26 / 20))
+    kick = parts["Kick"]
+    a, b = int(2.0 * SR), int(4.0 * SR)
+    kick[:, a:b] = np.clip(kick[:, a:b] * 6.0, -1.0, 1.0)
+    session = _session(tmp_path, parts)
+    plan = session.delivered_plan()
+    notes = session.evaluate(plan)
+    dc = _find(notes, "dc_offset", "Snare")
+    assert dc and dc[0].measured["value"] == pytest.approx(-26.0, abs=1.0)
+    _fix_clears(session, plan, dc[0])
+    clip = _find(notes, "clipping", "Kick")
+    assert clip and clip[0].severity == "problem" and _overlaps(clip[0], 2.0, 4.0)
+    assert not _overlaps(clip[0], 5.0, DURATION_S) or clip[0].ranges == ()
+    assert clip[0].fix["kind"] == "advice"
+
+
+def test_silent_stem_and_sample_rate_mismatch(tmp_path):
+    parts = _parts()
+    parts["Empty"] = np.zeros((1, int(DURATION_S * SR)), dtype=np.float32)
+    session = _session(tmp_path, parts, rates={"HiHat": 48000})
+    notes = session.evaluate()
+    assert _find(notes, "silent_track", "Empty")
+    mismatch = _find(notes, "sample_rate_mismatch", "HiHat")
+    assert mismatch and mismatch[0].measured["value"] == 48000
+
+
+def test_inverted_twin_is_a_polarity_problem_and_the_flip_fixes_it(tmp_path):
+    parts = _parts()
+    parts["Kick Sub"] = (-0.8 * parts["Kick"]).astype(np.float32)
+    session = _session(tmp_path, parts)
+    plan = session.delivered_plan()
+    notes = _find(session.evaluate(plan), "polarity")
+    assert notes and set(notes[0].tracks) == {"Kick", "Kick Sub"} and notes[0].severity == "problem"
+    change = notes[0].fix["changes"][0]
+    assert change["param"] == "polarity_inverted" and change["value"] is True
+    _fix_clears(session, plan, notes[0])
+
+
+def test_late_twin_is_a_timing_offset_and_the_nudge_fixes_it(tmp_path):
+    parts = _parts()
+    delay = int(round(0.008 * SR))
+    late = np.zeros_like(parts["Snare"])
+    late[:, delay:] = parts["Snare"][:, :-delay] * 0.7
+    parts["Snare Top"] = late
+    session = _session(tmp_path, parts)
+    plan = session.delivered_plan()
+    notes = _find(session.evaluate(plan), "timing_offset")
+    assert notes and set(notes[0].tracks) == {"Snare", "Snare Top"}
+    assert notes[0].measured["value"] == pytest.approx(8.0, abs=0.1)
+    change = notes[0].fix["changes"][0]
+    assert change["section"] == track_section("Snare Top") and change["value"] == pytest.approx(-8.0, abs=0.1)
+    _fix_clears(session, plan, notes[0])
+
+
+def test_buried_lead_and_a_track_far_too_loud(tmp_path):
+    parts = _parts()
+    parts["Vox Lead"] *= np.float32(10 ** (-30 / 20))
+    parts["HiHat"] *= np.float32(10 ** (20 / 20))
+    session = _session(tmp_path, parts)
+    plan = session.delivered_plan()
+    notes = session.evaluate(plan)
+    buried = _find(notes, "buried_lead", "Vox Lead")
+    assert buried and buried[0].severity in ("warn", "problem")
+    _fix_clears(session, plan, buried[0])
+    loud = _find(notes, "level_balance", "HiHat")
+    assert loud and "loud" in loud[0].title
+    _fix_clears(session, plan, loud[0])
+
+
+def test_notes_follow_a_moved_fader(tmp_path):
+    session = _session(tmp_path, _parts())
+    plan = session.delivered_plan()
+    plan.set_user(track_section("Vox Lead"), "gain_db", -30.0)
+    assert _find(session.evaluate(plan), "buried_lead", "Vox Lead")
+    plan.set_user(track_section("Vox Lead"), "gain_db", 0.0)
+    assert not [n for n in _find(session.evaluate(plan), "buried_lead") if n.severity == "problem"]
+
+
+def _mix_file(path: Path, *, gain_db: float = 0.0, right_db: float = 0.0, invert_right: bool = False) -> Path:
+    parts = render_parts(SR, DURATION_S, seed=3)
+    mono = sum(p.mean(axis=0) for p in parts.values())
+    stereo = np.stack([mono, mono * 10 ** (right_db / 20) * (-1 if invert_right else 1)])
+    stereo *= 10 ** (gain_db / 20) / np.max(np.abs(stereo))
+    sf.write(path, stereo.T.astype(np.float32), SR, subtype="FLOAT")
+    return path
+
+
+def test_mix_file_over_the_ceiling_and_too_loud(tmp_path):
+    session = NotesSession.from_mix(_mix_file(tmp_path / "hot.wav", gain_db=1.0))
+    notes = session.evaluate()
+    tp = _find(notes, "true_peak_over")
+    assert tp and tp[0].severity == "problem" and tp[0].measured["value"] >= 1.0
+    assert _find(notes, "clipping") == [] or _find(notes, "clipping")[0].fix["kind"] == "advice"
+
+
+def test_mix_file_leaning_and_out_of_phase(tmp_path):
+    lean = NotesSession.from_mix(_mix_file(tmp_path / "lean.wav", gain_db=-6.0, right_db=-4.0)).evaluate()
+    imbalance = _find(lean, "stereo_imbalance")
+    assert imbalance and imbalance[0].measured["value"] == pytest.approx(4.0, abs=0.3)
+    phase = NotesSession.from_mix(_mix_file(tmp_path / "phase.wav", gain_db=-6.0, invert_right=True)).evaluate()
+    mono = _find(phase, "mono_compatibility")
+    assert mono and mono[0].severity == "problem"
+
+
+def test_cli_notes_json_and_human(tmp_path, capsys):
+    folder = _write(tmp_path / "stems", _parts())
+    assert main(["notes", str(folder), "--json", "--no-cache"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "mixlab.notes/1" and doc["kind"] == "stems"
+    for n in doc["notes"]:
+        assert n["severity"] in ("info", "warn", "problem") and n["fix"]["kind"] in ("patch", "advice")
+    path = _mix_file(tmp_path / "loud.wav", gain_db=1.0)
+    assert main(["notes", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "PROBLEMS" in out and "[true_peak_over]" in out
+
+
+def test_mix_writes_its_notes_next_to_the_plan(tmp_path, capsys):
+    folder = _write(tmp_path / "stems", _parts())
+    plan = tmp_path / "plan.json"
+    assert main(["mix", str(folder), "-o", str(tmp_path / "mix.wav"), "--plan-out", str(plan), "--no-cache"]) == 0
+    notes = json.loads((tmp_path / "plan.notes.json").read_text())
+    assert notes["schema"] == "mixlab.notes/1"
+    capsys.readouterr()
+    assert main(["notes", str(folder), "--plan", str(plan), "--json", "--no-cache"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert [(n["code"], n["tracks"]) for n in again["notes"]] == [(n["code"], n["tracks"]) for n in notes["notes"]]
