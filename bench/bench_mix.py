@@ -318,10 +318,18 @@ def run_ours(d: Path, stems: list[dict], creator: dict, creator_lufs: dict, samp
 # --------------------------------------------------------------------------- speed
 def build_speed_set(num_stems: int, songs: list[str], *, base_seed: int) -> Path:
     """``num_stems`` 3-minute excerpts of the real stems in ``OUT_DIR/speed/<n>x180/`` (kept if complete)."""
-    d = OUT_DIR / "speed" / f"{num_stems}x{SPEED_DURATION_S:.0f}"
+    return build_excerpt_set(OUT_DIR / "speed" / f"{num_stems}x{SPEED_DURATION_S:.0f}", songs, num_stems=num_stems,
+                             duration_s=SPEED_DURATION_S, seed=base_seed, perturb=True)
+
+
+def build_excerpt_set(d: Path, songs: list[str], *, num_stems: int, duration_s: float, seed: int,
+                      perturb: bool) -> Path:
+    """``num_stems`` excerpts of ``duration_s`` from the real stems, cycling through the songs and
+    their tracks (seeded start; shorter songs looped), written to ``d`` as 24-bit, peaks held to
+    -1 dBFS. With ``perturb`` each gets a seeded gain of +-PERTURB_DB and every third is folded to
+    mono. Kept while the songs, the seed and every song's stems manifest are unchanged."""
     marker = d / "set.json"
-    # Rebuilt when the songs, the seed or any song's stems (their manifest) change.
-    key = dict(songs=songs, base_seed=base_seed,
+    key = dict(songs=songs, base_seed=seed,
                manifests_mtime_ns=[(STEMS_DIR / sid / "stems_manifest.json").stat().st_mtime_ns for sid in songs])
     if marker.exists() and json.loads(marker.read_text()).get("key") == key:
         return d
@@ -332,29 +340,31 @@ def build_speed_set(num_stems: int, songs: list[str], *, base_seed: int) -> Path
     for sid in songs:
         man = json.loads((STEMS_DIR / sid / "stems_manifest.json").read_text())
         pool.append([(sid, t["file"]) for t in man["tracks"] if t.get("file")])
-    rng = np.random.default_rng(base_seed + num_stems)
+    rng = np.random.default_rng(seed + num_stems)
     entries = []
     for i in range(num_stems):
         sid, f = pool[i % len(pool)][(i // len(pool)) % len(pool[i % len(pool)])]
         audio, sr = bl.read_audio(STEMS_DIR / sid / f)
-        n = int(round(SPEED_DURATION_S * sr))
+        n = int(round(duration_s * sr))
         if audio.shape[1] >= n:
             start = int(rng.integers(0, audio.shape[1] - n + 1))
             x = audio[:, start:start + n]
         else:  # shorter songs are looped
             start = 0
             x = np.tile(audio, (1, -(-n // audio.shape[1])))[:, :n]
-        g = float(rng.uniform(-PERTURB_DB, PERTURB_DB))
-        x = x * 10.0 ** (g / 20.0)
-        if i % 3 == 2:
-            x = x.mean(axis=0, keepdims=True)
+        g = 0.0
+        if perturb:
+            g = float(rng.uniform(-PERTURB_DB, PERTURB_DB))
+            x = x * 10.0 ** (g / 20.0)
+            if i % 3 == 2:
+                x = x.mean(axis=0, keepdims=True)
         peak = float(np.abs(x).max(initial=0.0))
         if peak > 10.0 ** (-1.0 / 20.0):  # 24-bit files cannot go over full scale: turn down to -1 dBFS
             x = x * (10.0 ** (-1.0 / 20.0) / peak)
         name = f"{i + 1:02d}-{sid}-{f}"
         sf.write(str(d / name), x.T, sr, subtype="PCM_24")
         entries.append(dict(file=name, source=f"{sid}/{f}", start_s=start / sr, gain_db=g, channels=x.shape[0]))
-    bl.write_json(marker, dict(key=key, num_stems=num_stems, duration_s=SPEED_DURATION_S, stems=entries))
+    bl.write_json(marker, dict(key=key, num_stems=num_stems, duration_s=duration_s, stems=entries))
     return d
 
 

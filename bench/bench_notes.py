@@ -1485,35 +1485,8 @@ print(json.dumps({"from_stems_s": t1 - t0, "first_evaluate_s": t2 - t1, "first_n
 
 def build_timing_set(songs: list[str], *, seed: int) -> Path:
     """TIMING_TRACKS stems of TIMING_DURATION_S from the real ones (cycling songs and tracks, looped), kept."""
-    d = OUT_DIR / "timing" / f"{TIMING_TRACKS}x{TIMING_DURATION_S:.0f}"
-    marker = d / "set.json"
-    key = dict(songs=songs, seed=seed, manifests_mtime_ns=[(STEMS_DIR / sid / "stems_manifest.json").stat().st_mtime_ns
-                                                          for sid in songs])
-    if marker.exists() and json.loads(marker.read_text()).get("key") == key:
-        return d
-    if d.exists():
-        shutil.rmtree(d)
-    d.mkdir(parents=True)
-    pool = []
-    for sid in songs:
-        man = json.loads((STEMS_DIR / sid / "stems_manifest.json").read_text())
-        pool.append([(sid, t["file"]) for t in man["tracks"] if t.get("file")])
-    rng = np.random.default_rng(seed + TIMING_TRACKS)
-    entries = []
-    for i in range(TIMING_TRACKS):
-        sid, f = pool[i % len(pool)][(i // len(pool)) % len(pool[i % len(pool)])]
-        x, sample_rate = bl.read_audio(STEMS_DIR / sid / f)
-        n = int(round(TIMING_DURATION_S * sample_rate))
-        start = int(rng.integers(0, x.shape[1] - n + 1)) if x.shape[1] >= n else 0
-        x = x[:, start:start + n] if x.shape[1] >= n else np.tile(x, (1, -(-n // x.shape[1])))[:, :n]
-        peak = float(np.abs(x).max(initial=0.0))
-        if peak > db_to_lin(-1.0):
-            x = x * (db_to_lin(-1.0) / peak)
-        name = f"{i + 1:02d}-{sid}-{f}"
-        sf.write(str(d / name), x.T, sample_rate, subtype="PCM_24")
-        entries.append(dict(file=name, source=f"{sid}/{f}", start_s=start / sample_rate))
-    bl.write_json(marker, dict(key=key, stems=entries))
-    return d
+    return bm.build_excerpt_set(OUT_DIR / "timing" / f"{TIMING_TRACKS}x{TIMING_DURATION_S:.0f}", songs,
+                                num_stems=TIMING_TRACKS, duration_s=TIMING_DURATION_S, seed=seed, perturb=False)
 
 
 def bench_timing(songs: list[str], *, seed: int, repeats: int, session_spec: str) -> dict:
