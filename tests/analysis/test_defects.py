@@ -166,15 +166,47 @@ def test_smooth_crests_of_a_16_bit_sub_bass_are_not_flat_tops():
     assert r.clip_ranges == []
 
 
-def test_flat_tops_are_only_looked_for_at_the_track_peak_above_half_scale():
+@pytest.mark.parametrize("case", ["quiet", "under a louder click"])
+def test_plateaus_below_the_track_peak_are_clips(case):
+    # A passage clipped at +-0.7 and turned down, in a quiet stem (peak 0.45) or under a louder
+    # click elsewhere: each crest the clipper held repeats one exact level, entered by a jump.
     sample_rate = 44100
     t = np.arange(2 * sample_rate) / sample_rate
-    flat = np.clip(np.sin(2 * np.pi * 1000 * t), -0.7, 0.7)
-    quiet = (flat * (0.45 / 0.7))[np.newaxis].astype(np.float32)  # peak 0.45 < 0.5
-    assert analyze(quiet, sample_rate).clipped_samples == 0
-    louder_click = (flat * (0.8 / 0.7))[np.newaxis].astype(np.float32)
-    louder_click[0, 1234] = 0.95  # the track peak is elsewhere, so the tops are not clipped
-    assert analyze(louder_click, sample_rate).clipped_samples == 0
+    source = np.sin(2 * np.pi * 1000 * t)
+    flat = np.clip(source, -0.7, 0.7)
+    x = (flat * (0.45 / 0.7))[np.newaxis].astype(np.float32)
+    if case == "under a louder click":  # in a quiet tail of its own (a plateau is its frame's peak)
+        tail = np.zeros((1, sample_rate // 5), dtype=np.float32)
+        tail[0, 1234] = 0.95
+        x = np.concatenate((x, tail), axis=1)
+    r = analyze(x, sample_rate)
+    # the held runs (11 samples per crest) entered and left by more than four 16-bit steps
+    # (runs under 8 samples need 1 % of the level): the sampling phase puts a few crests'
+    # neighbours closer than that
+    y = np.abs(flat * (0.45 / 0.7))
+    level = np.abs(flat) >= 0.7
+
+    def entered_by_a_step(s, e):
+        step = 4 / 32768 if e - s >= 8 else max(0.01 * 0.45, 4 / 32768)
+        return 0.45 - y[s - 1] >= step and 0.45 - y[e] >= step
+
+    expected = sum(e - s for s, e in runs_of_true(level) if e - s >= 4 and entered_by_a_step(s, e))
+    assert 0.95 * int(level.sum()) < expected
+    assert r.clipped_samples == expected
+    # ranges are widened to 0.1 s around their runs, and end at the end of the file
+    [(start, end)] = r.clip_ranges
+    assert start == 0.0 and end == pytest.approx(2.0 if case == "quiet" else 2.05, abs=1e-3)
+
+
+@pytest.mark.parametrize("level_db", [-20.0, -40.0])
+def test_quiet_smooth_16_bit_crests_are_not_plateaus(level_db):
+    # A 50 Hz sine stored at 16 bits repeats values at its crests, but moves in and out of
+    # them by one step, not by a jump.
+    sample_rate = 44100
+    t = np.arange(4 * sample_rate) / sample_rate
+    a = 10 ** (level_db / 20)
+    x = (np.round(a * np.sin(2 * np.pi * 50 * t) * 32767) / 32767)[np.newaxis].astype(np.float32)
+    assert analyze(x, sample_rate).clipped_samples == 0
 
 
 def test_runs_cut_by_the_internal_batches_are_joined():
@@ -378,7 +410,8 @@ def test_noise_floor_is_the_quietest_tenth_of_the_frames(num_channels):
         ("silence", False),
         ("white -60", True),
         ("pink -60", True),
-        ("white -80", False),  # below -70 dBFS
+        ("white -80", True),  # hiss under a quiet stem still comes up with the fader
+        ("white -100", False),  # under -85 dBFS: a 16-bit dither floor is flat noise too
         ("chord -50", False),  # steady, but a few notes, not noise
         ("reverb tail", False),  # noise, but decaying at 58 dB/s, not steady
     ],
@@ -393,6 +426,7 @@ def test_noise_in_gaps(fill, expected):
         "white -60": lambda: white_noise(sample_rate, 2.0, rng=rng, level_db=-60.0)[0],
         "pink -60": lambda: pink_noise(sample_rate, 2.0, rng=rng, level_db=-60.0)[0],
         "white -80": lambda: white_noise(sample_rate, 2.0, rng=rng, level_db=-80.0)[0],
+        "white -100": lambda: white_noise(sample_rate, 2.0, rng=rng, level_db=-100.0)[0],
         "chord -50": lambda: sum(0.003 * np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6, 440.0)),
         "reverb tail": lambda: white_noise(sample_rate, 2.0, rng=rng, level_db=-30.0)[0] * np.exp(-t / 0.15),
     }[fill]()
@@ -527,6 +561,7 @@ def test_silence_gives_defined_values_without_warnings():
         hum_ranges=[],
         noise_floor_dbfs=LEVEL_FLOOR_DB,
         noise_in_gaps=False,
+        loud_dbfs=LEVEL_FLOOR_DB,
         bandwidth_hz=0.0,
         lowpass_hz=None,
     )
@@ -763,3 +798,55 @@ def test_float_overs_are_not_clipping_but_a_clip_at_full_scale_is():
     # 440 Hz at amplitude 2: |sin| >= 0.5 for 2/3 of each cycle, every sample of that at 1.0
     expected = np.count_nonzero(np.abs(clipped) >= 0.999)
     assert analyze(clipped, sr).clipped_samples == pytest.approx(expected, rel=0.01)
+
+
+@pytest.mark.parametrize(("gain", "delay"), [(0.5, 18), (0.25, 18), (0.5, 3)])
+def test_comb_notch_of_a_delayed_copy(gain, delay):
+    # x + g x(t - d) notches at 1 / (2 d) by 10 log10((1 - g)^2 / (1 + g^2)) against the power sum.
+    sample_rate = 44100
+    x = np.random.default_rng(3).standard_normal(5 * sample_rate)
+    y = np.concatenate((np.zeros(delay), x[:-delay])) * gain
+    r = pair_alignment(x, y, sample_rate)
+    assert r.notch_db == pytest.approx(10 * math.log10((1 - gain) ** 2 / (1 + gain**2)), abs=0.5)
+    assert r.notch_hz == pytest.approx(sample_rate / (2 * delay), rel=2 ** (1 / 12) - 1)
+
+
+def test_unrelated_tracks_have_no_comb_notch():
+    rng = np.random.default_rng(4)
+    r = pair_alignment(rng.standard_normal(5 * 44100), rng.standard_normal(5 * 44100), 44100)
+    assert r.notch_db > -1.5
+
+
+def hum_in_white_noise(prominence_db: float, harmonics: range, seed: int) -> np.ndarray:
+    """20 s of white noise (sigma 0.05) with harmonics of 50 Hz that stand out by
+    ``prominence_db`` in the hum analysis. In its 1 s Hann spectrum padded to 2 s (bins 0.5 Hz,
+    equivalent noise bandwidth 3 bins) a harmonic of amplitude A peaks at (A^2 / 2) / 3 per bin
+    over a floor whose median is ln 2 sigma^2 0.5 / 22050: it stands out by
+    (A / sigma)^2 * 10606."""
+    sample_rate = 44100
+    rng = np.random.default_rng(seed)
+    sigma = 0.05
+    amplitude = sigma * math.sqrt(10 ** (prominence_db / 10) / (22050 / (2 * 3 * math.log(2) * 0.5)))
+    t = np.arange(20 * sample_rate) / sample_rate
+    buzz = sum(amplitude * np.sin(2 * np.pi * 50.0 * k * t + k) for k in harmonics)
+    return (rng.standard_normal(t.size) * sigma + buzz)[np.newaxis].astype(np.float32)
+
+
+@pytest.mark.parametrize(("prominence_db", "found"), [(11.0, True), (5.0, False)])
+def test_hum_whose_harmonics_all_stand_out_a_little_is_hum(prominence_db, found):
+    # At 11 dB none of the six reaches 15 dB, but all pass 8 dB.
+    r = analyze(hum_in_white_noise(prominence_db, range(1, 7), seed=21), 44100)
+    if found:
+        assert r.hum_hz == 50.0 and total_s(r.hum_ranges) >= 10.0
+    else:
+        assert r.hum_hz is None
+
+
+@pytest.mark.parametrize(("prominence_db", "found"), [(12.0, True), (5.0, False)])
+def test_a_lone_fundamental_that_stands_out_a_little_for_long_is_hum(prominence_db, found):
+    # At 12 dB the fundamental seldom reaches 15 dB, but holds 8 dB in seven of every eight seconds.
+    r = analyze(hum_in_white_noise(prominence_db, range(1, 2), seed=22), 44100)
+    if found:
+        assert r.hum_hz == 50.0 and total_s(r.hum_ranges) >= 10.0
+    else:
+        assert r.hum_hz is None

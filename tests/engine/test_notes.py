@@ -137,6 +137,49 @@ def test_late_twin_is_a_timing_offset_and_the_nudge_fixes_it(tmp_path):
     _fix_clears(session, plan, notes[0])
 
 
+def test_sub_millisecond_twin_combs_and_the_alignment_fixes_it(tmp_path):
+    # A second mic 0.41 ms (18 samples) late at -6 dB: the sum notches at 1/(2 d) = 1225 Hz
+    # by 10 log10((1 - 0.5)^2 / (1 + 0.25)) = -7.0 dB.
+    parts = _parts()
+    delay = 18
+    late = np.zeros_like(parts["Snare"])
+    late[:, delay:] = parts["Snare"][:, :-delay] * 0.5
+    parts["Snare Mic2"] = late
+    session = _session(tmp_path, parts)
+    plan = session.delivered_plan()
+    notes = _find(session.evaluate(plan), "phase_cancellation")
+    assert notes and set(notes[0].tracks) == {"Snare", "Snare Mic2"}
+    assert notes[0].measured["value"] == pytest.approx(-7.0, abs=1.0)
+    lo, hi = notes[0].freq_hz
+    assert lo < SR / (2 * delay) * 1.15 and hi > SR / (2 * delay) / 1.15
+    _fix_clears(session, plan, notes[0])
+
+
+def test_hiss_in_the_gaps_of_a_stem_is_a_noise_floor_note(tmp_path):
+    # White noise 40 dB under the snare's hits fills the gaps between them.
+    parts = _parts()
+    snare = parts["Snare"]
+    loud = 10 * np.log10(np.percentile(np.mean(snare.reshape(snare.shape[0], -1, SR // 10) ** 2, axis=(0, 2)), 95))
+    rng = np.random.default_rng(5)
+    parts["Snare"] = (snare + rng.standard_normal(snare.shape) * 10 ** ((loud - 40.0) / 20)).astype(np.float32)
+    session = _session(tmp_path, parts)
+    notes = _find(session.evaluate(), "noise_floor", "Snare")
+    assert notes and notes[0].measured["value"] == pytest.approx(40.0, abs=2.0)
+    assert notes[0].fix["kind"] == "advice"
+
+
+def test_a_passage_clipped_then_turned_down_is_clipping(tmp_path):
+    parts = _parts()
+    bass = parts["Bass"]
+    a, b = int(3.0 * SR), int(6.0 * SR)
+    peak = float(np.max(np.abs(bass[:, a:b])))
+    ceiling = peak * 10 ** (-8 / 20)
+    bass[:, a:b] = np.clip(bass[:, a:b], -ceiling, ceiling) * np.float32(0.5)
+    session = _session(tmp_path, parts)
+    clip = _find(session.evaluate(), "clipping", "Bass")
+    assert clip and _overlaps(clip[0], 3.0, 6.0) and not _overlaps(clip[0], 7.0, DURATION_S)
+
+
 def test_buried_lead_and_a_track_far_too_loud(tmp_path):
     parts = _parts()
     parts["Vox Lead"] *= np.float32(10 ** (-30 / 20))

@@ -27,6 +27,16 @@ depend on how the stream is cut, to the bit.
   quantisation step there, a clipped waveform by far more. Audio dithered after the gain
   change has no identical samples and is not seen. Flat tops at 0.999 and above are digital
   clips anyway.
+* **Plateaus** (a passage clipped, then turned down, under louder audio elsewhere): runs of at
+  least :data:`MIN_FLAT_RUN_SAMPLES` identical samples above -50 dBFS at any level, entered and
+  left from the same side by a step of at least 1 % of the level and at least four 16-bit
+  steps (:data:`PLATEAU_EDGE_STEP`, :data:`PLATEAU_EDGE_MIN`; only the latter for runs of
+  :data:`PLATEAU_LONG_RUN_SAMPLES` or more), at the peak of their 100 ms frame, not the edge
+  of a square wave (both neighbours on the run's side of zero), counted per exact level; a level
+  with at least :data:`PLATEAU_MIN_RUNS` such runs is a clip ceiling. A natural crest at that
+  level is rounded, not cut, and is not entered by a jump; a clip at one level repeats on
+  every crest that reached it. Runs cut by a batch edge (every ~6 s) are not counted, so a
+  ceiling needs a few more crests there.
   ``clipped_samples`` counts the samples of both kinds of run, over all channels (a sample in
   both counts once). ``clip_ranges`` are the runs of all channels, each widened to at least
   0.1 s around its centre and merged when less than 0.5 s apart.
@@ -49,7 +59,13 @@ depend on how the stream is cut, to the bit.
     never stops, whereas a kick drum repeated every 0.5 s or 0.6 s, whose lines then fall
     exactly on 50 Hz, dies away between hits.
 
-  A segment has hum when the fundamental or at least two harmonics stand out. Hum is steady,
+  A segment has hum when the fundamental or at least two harmonics stand out, or when at
+  least four of the six pass every test by a smaller margin (8 dB, :data:`HUM_WEAK_PROMINENCE_DB`):
+  in a dense mix the bass fills the bins around each harmonic, but no chord puts lines on four
+  multiples of 50 Hz within +-0.5 Hz that hold for a whole second; or when one harmonic
+  passes them by 8 dB in seven of eight seconds in a row (:data:`HUM_SUSTAIN_SEGMENTS`): no
+  tempered note lies within 0.5 Hz of a multiple of 50 or 60 Hz below 300 Hz, and a
+  note held that long at exactly that pitch would be a drone worth a look. Hum is steady,
   so each harmonic's power is the median over the hum segments where it stands out by at
   least 10 dB: the interpolated peak less the neighbours' mean noise, times the window's
   equivalent noise bandwidth, corrected for the decimation's response. ``hum_level_db`` is
@@ -133,7 +149,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Version of the defect measures; written by ``to_dict`` and checked by ``from_dict``.
-DEFECTS_VERSION = 1
+DEFECTS_VERSION = 4
 #: Every level in dB is floored here, so results stay finite and JSON-serialisable.
 LEVEL_FLOOR_DB = -200.0
 
@@ -151,6 +167,16 @@ FLAT_MIN_PEAK_LIN = 0.5
 FLAT_LEVEL_TOLERANCE = 1e-3
 #: The samples around a flat top lie at least this fraction of its level below it.
 FLAT_EDGE_STEP = 3e-4
+#: Plateaus are only looked for above this level (-50 dBFS).
+PLATEAU_MIN_LIN = 10.0 ** (-50.0 / 20.0)
+#: The samples around a plateau lie at least this fraction of its level below it ...
+PLATEAU_EDGE_STEP = 0.01
+#: ... and at least this far below it (four 16-bit steps: a quantised crest moves by one).
+PLATEAU_EDGE_MIN = 4.0 / 32768.0
+#: A run at least this long needs only the absolute step at its edges.
+PLATEAU_LONG_RUN_SAMPLES = 8
+#: Runs at one exact level that make a clip ceiling.
+PLATEAU_MIN_RUNS = 16
 #: Clip ranges are widened to at least this length, and merged when closer than the gap.
 CLIP_RANGE_MIN_S = 0.1
 CLIP_RANGE_GAP_S = 0.5
@@ -161,6 +187,11 @@ HUM_HARMONICS = 6
 HUM_PROMINENCE_DB = 15.0
 #: Harmonics this prominent count towards ``hum_level_db``.
 HUM_LEVEL_PROMINENCE_DB = 10.0
+#: ... or at least this many harmonics stand out by this much.
+HUM_WEAK_PROMINENCE_DB = 8.0
+HUM_WEAK_MIN_HARMONICS = 4
+#: ... or one harmonic stands out by that much in all but one of this many seconds in a row.
+HUM_SUSTAIN_SEGMENTS = 8
 HUM_TOLERANCE_HZ = 0.5
 #: Hum must last this long (in 1 s segments); gaps up to HUM_MAX_GAP_S are always bridged.
 HUM_MIN_RUN_S = 3
@@ -173,8 +204,9 @@ HUM_HIDDEN_FRACTION = 0.75
 SILENCE_DBFS = -120.0
 NOISE_FLOOR_FRACTION = 0.10
 GAP_DEPTH_DB = 30.0
-GAP_MIN_S = 1.0
-GAP_NOISE_DBFS = -70.0
+GAP_MIN_S = 0.5
+#: Gap noise must lie above this: a 16-bit file's dither floor (about -96 dBFS) is flat noise too.
+GAP_NOISE_DBFS = -85.0
 GAP_STEADY_DB = 6.0
 #: Spectral flatness (1-10 kHz) above which a steady gap counts as noise; white noise reads
 #: about 0.56 per frame, pink noise 0.46, a held chord of a few notes below 0.01.
@@ -315,8 +347,13 @@ class StemDefects:
     noise_floor_dbfs : float
         RMS level of the quietest 10 % of the frames that are not digital silence, dBFS.
     noise_in_gaps : bool
-        The track has gaps (>= 1 s, >= 30 dB below its loud frames) holding >= 1 s of steady,
-        spectrally flat noise above -70 dBFS.
+        The track has gaps (>= 0.5 s, >= 30 dB below its loud frames) holding >= 0.5 s of
+        steady, spectrally flat noise above -85 dBFS (a kick drum's gaps between hits are
+        short; hiss 40 dB under a quiet stem can lie below -70 dBFS and still come up with the
+        fader).
+    loud_dbfs : float
+        Level of the track's loud frames (the 95th percentile of the frames that are not
+        digital silence), dBFS: the reference for the noise floor's distance.
     bandwidth_hz : float
         Highest frequency within 60 dB of the maximum of the loud frames' long-term spectrum
         (per bin of about 43 Hz); 0 for silence.
@@ -334,6 +371,7 @@ class StemDefects:
     hum_ranges: list[tuple[float, float]]
     noise_floor_dbfs: float
     noise_in_gaps: bool
+    loud_dbfs: float
     bandwidth_hz: float
     lowpass_hz: float | None
 
@@ -374,6 +412,7 @@ class StemDefects:
                 hum_ranges=_ranges_from_json(data["hum_ranges"]),
                 noise_floor_dbfs=float(data["noise_floor_dbfs"]),
                 noise_in_gaps=bool(data["noise_in_gaps"]),
+                loud_dbfs=float(data["loud_dbfs"]),
                 bandwidth_hz=float(data["bandwidth_hz"]),
                 lowpass_hz=_optional_float(data["lowpass_hz"]),
             )
@@ -400,6 +439,14 @@ class PairAlignment:
         0 for unrelated tracks, +3.01 for identical ones, -60 for ``b = -a``.
     low_cancellation_db : float
         The same below 250 Hz (DC excluded).
+    notch_db : float
+        The deepest comb notch of the sum as they are: the least of
+        ``10 log10(E(a + b) / (E(a) + E(b)))`` over 1/6-octave bands from 80 Hz to 10 kHz
+        that hold energy (within 30 dB of the strongest band), capped at 0 dB above and -60 dB
+        below. A copy at gain ``g`` delayed by ``d`` notches at ``1 / (2 d)`` by about
+        ``10 log10((1 - g)^2 / (1 + g^2))``; unrelated tracks stay near 0 dB.
+    notch_hz : float
+        Centre of that band, Hz (0 when no band holds energy).
     """
 
     correlation_at_zero: float
@@ -408,6 +455,8 @@ class PairAlignment:
     polarity_inverted: bool
     cancellation_db: float
     low_cancellation_db: float
+    notch_db: float = 0.0
+    notch_hz: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types, with ``"version"``."""
@@ -435,6 +484,8 @@ class PairAlignment:
                 polarity_inverted=bool(data["polarity_inverted"]),
                 cancellation_db=float(data["cancellation_db"]),
                 low_cancellation_db=float(data["low_cancellation_db"]),
+                notch_db=float(data["notch_db"]),
+                notch_hz=float(data["notch_hz"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidParameterError(f"incomplete pair alignment: {exc}", code="analysis.bad_defects") from exc
@@ -548,14 +599,14 @@ class _HumPlan:
         flags : np.ndarray
             ``bool`` ``(len(MAINS_HZ), S)``.
         measures : np.ndarray
-            ``(len(MAINS_HZ), HUM_HARMONICS, 2, S)``: ``[..., 0, :]`` the mean square of
+            ``(len(MAINS_HZ), HUM_HARMONICS, 3, S)``: ``[..., 0, :]`` the mean square of
             harmonic ``k`` (summed over the channels) where it stands out by at least 10 dB
             and rules its main lobe, NaN elsewhere; ``[..., 1, :]`` the median of the
             neighbouring bins (the floor it must stand out from), NaN where not measured.
         """
         num = power.shape[0]
         flags = np.zeros((len(MAINS_HZ), num), dtype=bool)
-        measures = np.full((len(MAINS_HZ), HUM_HARMONICS, 2, num), np.nan)
+        measures = np.full((len(MAINS_HZ), HUM_HARMONICS, 3, num), np.nan)
         if num == 0 or self.centre.size == 0:
             return flags, measures
         centre = self.centre[:, np.newaxis]
@@ -588,15 +639,21 @@ class _HumPlan:
         found = is_max & near & rules & continuous & ~self._comb(power, j, peak)
         stands_out = found & (peak >= 10.0 ** (HUM_PROMINENCE_DB / 10.0) * floor)
         countable = found & (peak >= 10.0 ** (HUM_LEVEL_PROMINENCE_DB / 10.0) * floor)
+        weak = found & (peak >= 10.0 ** (HUM_WEAK_PROMINENCE_DB / 10.0) * floor)
         for i in range(len(MAINS_HZ)):
             mine = self.mains == i
             fundamental = mine & (self.harmonic == 1)
             overtones = mine & (self.harmonic > 1)
-            flags[i] = stands_out[:, fundamental].any(axis=1) | (stands_out[:, overtones].sum(axis=1) >= 2)
+            flags[i] = (
+                stands_out[:, fundamental].any(axis=1)
+                | (stands_out[:, overtones].sum(axis=1) >= 2)
+                | (weak[:, mine].sum(axis=1) >= HUM_WEAK_MIN_HARMONICS)
+            )
             for col in np.flatnonzero(mine):
                 k = int(self.harmonic[col])
                 measures[i, k - 1, 0] = np.where(countable[:, col], level[:, col], np.nan)
                 measures[i, k - 1, 1] = floor[:, col]
+                measures[i, k - 1, 2] = weak[:, col]
         return flags, measures
 
     def sub_frame_minimum(self, segments: np.ndarray) -> np.ndarray:
@@ -692,6 +749,7 @@ class _Chunk:
     digital_open: np.ndarray  # (k, 3) int64: channel, start, end
     flat_levels: dict[float, tuple[int, np.ndarray, np.ndarray]]
     flat_open: np.ndarray  # (k, 6) float64: channel, start, end, value, left, right
+    plateaus: dict[float, tuple[int, int, np.ndarray, np.ndarray]]  # level: runs, samples, ranges
 
 
 class DefectAnalyzer(BlockMeter):
@@ -775,6 +833,7 @@ class DefectAnalyzer(BlockMeter):
         self._digital_open: list[np.ndarray] = []
         self._flat_levels: dict[float, tuple[int, list[tuple[np.ndarray, np.ndarray]]]] = {}
         self._flat_open: list[np.ndarray] = []
+        self._plateaus: dict[float, tuple[int, int, list[tuple[np.ndarray, np.ndarray]]]] = {}
 
     # -- streaming --------------------------------------------------------------------------
 
@@ -820,6 +879,9 @@ class DefectAnalyzer(BlockMeter):
             self._flat_levels[level] = (old_count + count, [*old_ranges, (starts, ends)])
         if chunk.flat_open.size:
             self._flat_open.append(chunk.flat_open)
+        _add_plateaus(self._plateaus, chunk.plateaus)
+        if len(self._plateaus) > _PLATEAU_MAX_LEVELS:  # keep the levels that repeat
+            self._plateaus = {k: v for k, v in self._plateaus.items() if v[0] > 1}
         # flat tops below the (new) running peak can never be at the track peak
         threshold = (1.0 - FLAT_LEVEL_TOLERANCE) * self._peak
         for level in [v for v in self._flat_levels if v < threshold]:
@@ -987,6 +1049,8 @@ class DefectAnalyzer(BlockMeter):
                     np.stack((np.full(rs.size, float(c)), rs + base, re + base, value, left, right), axis=1)
                 )
 
+        plateaus = self._plateau_runs(x, start, np.maximum(fmax, -fmin))
+
         if digital_s:
             dc, ds, de = (np.concatenate(v) for v in (digital_c, digital_s, digital_e))
         else:
@@ -1018,7 +1082,45 @@ class DefectAnalyzer(BlockMeter):
             "digital_open": digital_open,
             "flat_levels": flat_levels,
             "flat_open": rows[flat_is_open],
+            "plateaus": plateaus,
         }
+
+    def _plateau_runs(
+        self, x: np.ndarray, start: int, frame_peak: np.ndarray
+    ) -> dict[float, tuple[int, int, np.ndarray, np.ndarray]]:
+        """Plateau runs inside one batch, per exact level: (runs, samples, widened ranges)."""
+        found: dict[float, list[np.ndarray]] = {}
+        n = x.shape[1]
+        L = self._frame_len
+        for c in range(x.shape[0]):
+            xc = x[c]
+            same = xc[1:] == xc[:-1]
+            same &= np.abs(xc[1:]) >= PLATEAU_MIN_LIN
+            q0, q1 = _runs(same)
+            rs, re = q0, q1 + 1
+            keep = (re - rs >= MIN_FLAT_RUN_SAMPLES) & (rs > 0) & (re < n)
+            rs, re = rs[keep], re[keep]
+            if rs.size == 0:
+                continue
+            value = xc[rs].astype(np.float64)
+            # entered and left from the same side, by a jump (or, for a long run, by more than a
+            # few 16-bit steps: a low note clipped hard glides into its ceiling)
+            step = np.where(re - rs >= PLATEAU_LONG_RUN_SAMPLES, PLATEAU_EDGE_MIN,
+                            np.maximum(PLATEAU_EDGE_STEP * np.abs(value), PLATEAU_EDGE_MIN))
+            inward = np.sign(value)
+            before, after = xc[rs - 1].astype(np.float64), xc[re].astype(np.float64)
+            ok = (inward * (value - before) >= step) & (inward * (value - after) >= step)
+            ok &= (np.sign(before) == inward) & (np.sign(after) == inward)  # not a square wave's edge
+            # the ceiling of its neighbourhood: nothing in its frame goes higher
+            ok &= np.abs(value) >= frame_peak[c, np.minimum(rs // L, frame_peak.shape[1] - 1)]
+            for v, a, b in zip(np.abs(value[ok]), rs[ok], re[ok], strict=True):
+                found.setdefault(float(v), []).append(np.array((a + start, b + start)))
+        out: dict[float, tuple[int, int, np.ndarray, np.ndarray]] = {}
+        for level, runs in found.items():
+            r = np.stack(runs)
+            merged = _merge_intervals(r[:, 0], r[:, 1], min_length=self._clip_pad, gap=self._clip_gap)
+            out[level] = (len(runs), int(np.sum(r[:, 1] - r[:, 0])), *merged)
+        return out
 
     # -- the result ---------------------------------------------------------------------------
 
@@ -1040,7 +1142,7 @@ class DefectAnalyzer(BlockMeter):
             flags.append(more_flags)
             powers.append(more_power)
         hum_flags = np.concatenate(flags, axis=1) if flags else np.zeros((len(MAINS_HZ), 0), dtype=bool)
-        hum_measures = np.concatenate(powers, axis=3) if powers else np.zeros((len(MAINS_HZ), HUM_HARMONICS, 2, 0))
+        hum_measures = np.concatenate(powers, axis=3) if powers else np.zeros((len(MAINS_HZ), HUM_HARMONICS, 3, 0))
         spectrum_sum = self._spectrum_sum
         if partial is not None and partial.spectra.shape[0]:
             spectrum_sum = spectrum_sum.copy()
@@ -1062,6 +1164,7 @@ class DefectAnalyzer(BlockMeter):
             hum_ranges=hum_ranges,
             noise_floor_dbfs=_noise_floor_dbfs(frame_power),
             noise_in_gaps=_noise_in_gaps(frame_db, frame_flatness),
+            loud_dbfs=_loud_dbfs(frame_db),
             bandwidth_hz=bandwidth_hz,
             lowpass_hz=lowpass_hz,
         )
@@ -1121,6 +1224,16 @@ class DefectAnalyzer(BlockMeter):
                 if level < CLIP_LEVEL_LIN:
                     count += n
                 ranges.extend(parts)
+        plateaus = dict(self._plateaus)
+        if partial is not None:
+            plateaus = {k: (v[0], v[1], list(v[2])) for k, v in plateaus.items()}
+            _add_plateaus(plateaus, partial.plateaus)
+        for level, (runs, n, parts) in plateaus.items():
+            # at the track peak they were counted as flat tops, at full scale as digital clips
+            at_peak_counted = peak > FLAT_MIN_PEAK_LIN and level >= threshold
+            if runs >= PLATEAU_MIN_RUNS and level < CLIP_LEVEL_LIN and not at_peak_counted:
+                count += n
+                ranges.extend(parts)
         if not ranges:
             return count, []
         s, e = self._merged_ranges(ranges)
@@ -1144,7 +1257,7 @@ class DefectAnalyzer(BlockMeter):
             quiet = audible & (seg_db <= reference - HUM_QUIET_DB)
         best: tuple[int, int, np.ndarray, np.ndarray] | None = None
         for i in range(len(MAINS_HZ)):
-            present = flags[i]
+            present = flags[i] | _sustained(measures[i, :, 2] > 0.5)
             if not present.any():
                 continue
             # Hum is steady: each harmonic's power is the median over the segments where it
@@ -1204,6 +1317,34 @@ class DefectAnalyzer(BlockMeter):
         top = float(level.max())
         bandwidth_hz = float(np.flatnonzero(level >= top - BANDWIDTH_RANGE_DB)[-1] * df)
         return bandwidth_hz, _find_lowpass(level, df, self.sample_rate)
+
+
+_PLATEAU_MAX_LEVELS = 4096
+
+
+def _add_plateaus(
+    total: dict[float, tuple[int, int, list[tuple[np.ndarray, np.ndarray]]]],
+    new: dict[float, tuple[int, int, np.ndarray, np.ndarray]],
+) -> None:
+    for level, (runs, n, s, e) in new.items():
+        old = total.get(level, (0, 0, []))
+        total[level] = (old[0] + runs, old[1] + n, [*old[2], (s, e)])
+
+
+def _sustained(weak: np.ndarray) -> np.ndarray:
+    """Segments in runs of :data:`HUM_SUSTAIN_SEGMENTS` where one harmonic stood out a little
+    (``weak``, ``(HUM_HARMONICS, S)``) in all but one of them."""
+    w = HUM_SUSTAIN_SEGMENTS
+    num = weak.shape[1]
+    out = np.zeros(num, dtype=bool)
+    if num < w:
+        return out
+    counts = np.cumsum(np.concatenate((np.zeros((weak.shape[0], 1)), weak), axis=1), axis=1)
+    windows = (counts[:, w:] - counts[:, :-w]) >= w - 1  # (H, S - w + 1)
+    starts = np.flatnonzero(windows.any(axis=0))
+    for a in starts:
+        out[a : a + w] = True
+    return out
 
 
 def _add_rows(target: np.ndarray, index: np.ndarray, rows: np.ndarray) -> None:
@@ -1279,6 +1420,11 @@ def _flatness(power: np.ndarray) -> np.ndarray:
     mean = power.mean(axis=1)
     geo = np.exp(np.log(power + _TINY).mean(axis=1))
     return np.where(mean > 0.0, np.minimum(geo / np.maximum(mean, _TINY), 1.0), 0.0)
+
+
+def _loud_dbfs(frame_db: np.ndarray) -> float:
+    audible = frame_db[frame_db > SILENCE_DBFS]
+    return float(np.percentile(audible, LOUD_PERCENTILE)) if audible.size else LEVEL_FLOOR_DB
 
 
 def _noise_in_gaps(frame_db: np.ndarray, frame_flatness: np.ndarray) -> bool:
@@ -1479,6 +1625,7 @@ def pair_alignment(
     sum_low = float(np.sum(np.abs(fx[low] + fy[low]) ** 2))
     parts_low = float(np.sum(np.abs(fx[low]) ** 2 + np.abs(fy[low]) ** 2))
     low_cancellation_db = _ratio_db(sum_low, parts_low) if parts_low > 0.0 else 0.0
+    notch_db, notch_hz = _deepest_notch(fx, fy, freqs)
 
     if band_limit_hz is not None and band_limit_hz < sr / 2.0:
         keep = freqs <= band_limit_hz
@@ -1489,7 +1636,7 @@ def pair_alignment(
     norm_x = float(scipy.fft.irfft(np.abs(fx) ** 2, size)[0])
     norm_y = float(scipy.fft.irfft(np.abs(fy) ** 2, size)[0])
     if norm_x <= 0.0 or norm_y <= 0.0:
-        return PairAlignment(0.0, 0.0, 0.0, False, cancellation_db, low_cancellation_db)
+        return PairAlignment(0.0, 0.0, 0.0, False, cancellation_db, low_cancellation_db, notch_db, notch_hz)
     lags = np.arange(-max_lag, max_lag + 1)
     r = cross[lags % size] / math.sqrt(norm_x * norm_y)
     r = np.clip(r, -1.0, 1.0)
@@ -1509,7 +1656,35 @@ def pair_alignment(
         polarity_inverted=bool(abs(peak) >= 0.5 and peak < 0.0),
         cancellation_db=cancellation_db,
         low_cancellation_db=low_cancellation_db,
+        notch_db=notch_db,
+        notch_hz=notch_hz,
     )
+
+
+#: Comb notches are looked for in 1/6-octave bands over this range, Hz.
+_NOTCH_RANGE_HZ = (80.0, 10000.0)
+#: Bands more than this under the strongest band are left out.
+_NOTCH_BAND_RANGE_DB = 30.0
+
+
+def _deepest_notch(fx: np.ndarray, fy: np.ndarray, freqs: np.ndarray) -> tuple[float, float]:
+    top = min(_NOTCH_RANGE_HZ[1], 0.45 * 2.0 * float(freqs[-1]))
+    edges = _NOTCH_RANGE_HZ[0] * 2.0 ** (np.arange(0, 6.0 * math.log2(top / _NOTCH_RANGE_HZ[0]) + 1) / 6.0)
+    if edges.size < 2:
+        return 0.0, 0.0
+    idx = np.searchsorted(freqs, edges)
+    total = np.abs(fx + fy) ** 2
+    parts = np.abs(fx) ** 2 + np.abs(fy) ** 2
+    csum_t = np.concatenate(([0.0], np.cumsum(total)))
+    csum_p = np.concatenate(([0.0], np.cumsum(parts)))
+    band_t = csum_t[idx[1:]] - csum_t[idx[:-1]]
+    band_p = csum_p[idx[1:]] - csum_p[idx[:-1]]
+    if not np.any(band_p > 0.0):
+        return 0.0, 0.0
+    used = band_p >= band_p.max() * 10.0 ** (-_NOTCH_BAND_RANGE_DB / 10.0)
+    ratio = np.where(used, band_t / np.where(band_p > 0.0, band_p, 1.0), np.inf)
+    k = int(np.argmin(ratio))
+    return min(0.0, _ratio_db(float(band_t[k]), float(band_p[k]))), float(math.sqrt(edges[k] * edges[k + 1]))
 
 
 def _ratio_db(num: float, den: float) -> float:

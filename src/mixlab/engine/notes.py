@@ -466,14 +466,23 @@ class NotesSession:
                                     "and re-record.") if is_mix else
                         _patch((s, "eq", _with_bands(_get(plan, s, "eq", []), bands),
                                 f"narrow notches at {', '.join(_hz(f) for f in harmonics)} take out the hum"))))
-            sev = _grade(d.noise_floor_dbfs, r["noise_floor"], "dbfs") if d.noise_in_gaps else None
+            # how far the hiss lies under the track's own loud parts: the fader moves both
+            # (a mix's quiet passages are often noise on purpose, risers and textures: there only
+            # a floor loud on its own counts)
+            snr = d.loud_dbfs - d.noise_floor_dbfs
+            if not d.noise_in_gaps:
+                sev = None
+            elif is_mix:
+                sev = _grade(d.noise_floor_dbfs, r["noise_floor"], "mix_dbfs")
+            else:
+                sev = _grade(snr, r["noise_floor"], "snr_db", under=True)
             if sev:
                 out.append(Note(
                     "noise_floor", sev, f"Noise in the gaps of {'the mix' if is_mix else t.name}",
-                    f"{label} hisses at {d.noise_floor_dbfs:.0f} dBFS where it should be silent; compression and "
-                    "mastering will bring that noise up.",
-                    tracks=tracks, measured=_value(d.noise_floor_dbfs, "dBFS"),
-                    target=_value(r["noise_floor"]["info_dbfs"], "dBFS"),
+                    f"{label} hisses at {d.noise_floor_dbfs:.0f} dBFS where it should be silent, only {snr:.0f} dB "
+                    "under its loud parts; compression and mastering will bring that noise up.",
+                    tracks=tracks, measured=_value(snr, "dB under the loud parts"),
+                    target=_value(r["noise_floor"]["info_snr_db"], "dB under the loud parts"),
                     fix=_advice("Cut or fade the silent parts, or use a gate or a noise reducer on this track.")))
             if d.lowpass_hz and d.lowpass_hz < r["lossy_source"]["warn_below_hz"]:
                 sev = "problem" if d.lowpass_hz < r["lossy_source"]["problem_below_hz"] else "warn"
@@ -779,17 +788,25 @@ class NotesSession:
                 # the plan leaves the pair as delivered.
                 if abs(lag - al.lag_ms) > 0.05 or abs(al.lag_ms) < 1000.0 / self.sample_rate:
                     continue
-                sev = _grade(al.low_cancellation_db, phase_rule, "db", under=True)
-                if not sev:
+                sev_low = _grade(al.low_cancellation_db, phase_rule, "db", under=True)
+                sev_notch = _grade(al.notch_db, phase_rule, "notch_db", under=True)
+                if not (sev_low or sev_notch):
                     continue
                 late = p.b if al.lag_ms > 0 else p.a
                 sec = track_section(late)
+                if _RANK.get(sev_low or "", -1) >= _RANK.get(sev_notch or "", -1):
+                    sev, loss, band = sev_low, al.low_cancellation_db, (20.0, 250.0)
+                    where = "below 250 Hz"
+                else:
+                    sev, loss = sev_notch, al.notch_db
+                    band = (al.notch_hz / 2 ** (1 / 12), al.notch_hz * 2 ** (1 / 12))
+                    where = f"around {_hz(al.notch_hz)} (and at odd multiples of it)"
                 out.append(Note(
                     "phase_cancellation", sev, f"{p.a} and {p.b} cancel each other",
                     f"'{p.a}' and '{p.b}' pick up one source {abs(al.lag_ms):.2f} ms apart; summed, they lose "
-                    f"{-al.low_cancellation_db:.1f} dB below 250 Hz (comb filtering) {_where(p.ranges)}.",
-                    ranges=p.ranges, tracks=(p.a, p.b), freq_hz=(20.0, 250.0),
-                    measured=_value(al.low_cancellation_db, "dB"), target=_value(0.0, "dB"),
+                    f"{-loss:.1f} dB {where}: comb filtering, a hollow, phasey sound {_where(p.ranges)}.",
+                    ranges=p.ranges, tracks=(p.a, p.b), freq_hz=band,
+                    measured=_value(loss, "dB"), target=_value(0.0, "dB"),
                     fix=_patch((sec, "offset_ms", round(float(_get(plan, sec, "offset_ms", 0.0)) - abs(al.lag_ms), 3),
                                 f"aligns '{late}' with its twin"))))
         return out
