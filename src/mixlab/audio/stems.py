@@ -63,7 +63,9 @@ __all__ = [
     "Stem",
     "Conversion",
     "StemSession",
+    "extract_zip",
     "open_stems",
+    "stem_file_name",
 ]
 
 logger = logging.getLogger(__name__)
@@ -465,6 +467,121 @@ def open_stems(
     for c in session.conversions:
         logger.info("%s: %s will be resampled from %d Hz to %d Hz", label, c.stem, c.from_rate, c.to_rate)
     return session
+
+
+def extract_zip(
+    zip_path: str | os.PathLike[str],
+    folder: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    max_stems: int = 256,
+    max_total_bytes: int = 8 * 2**30,
+) -> tuple[list[tuple[str, Path]], list[tuple[str, str]]]:
+    """Check a ZIP archive exactly as :func:`open_stems` does, then unpack its audio files.
+
+    For callers that keep the stems (the service stores each one as a track) instead of
+    streaming them once. Every check of :func:`open_stems` applies (count, encryption,
+    compression methods, declared sizes, impossible compression ratios, bytes counted while
+    unpacking); hidden files, metadata and archives inside the archive are skipped. Stricter
+    than :func:`open_stems`: an archive with an entry outside itself (``../x.wav``, an
+    absolute path) or a symbolic link is refused as a whole (``stems.zip_unsafe``). Files are written under made-up names (``0001.wav``, ...), so no entry name can
+    reach outside ``folder``.
+
+    Parameters
+    ----------
+    zip_path : str or os.PathLike
+        The archive.
+    folder : str or os.PathLike
+        An existing folder to unpack into. On any error, every file this call wrote is
+        removed again (the folder itself is left).
+    name : str or None
+        Name of the archive in messages (e.g. the uploaded file's name); default its base name.
+    max_stems : int
+        Most audio files accepted, >= 1.
+    max_total_bytes : int
+        Most bytes the audio files may unpack to, >= 1.
+
+    Returns
+    -------
+    files : list of (str, Path)
+        ``(source, unpacked file)`` per audio file, ``source`` being its path inside the
+        archive with ``/`` separators, in natural order of ``source``. The unpacked files are
+        not probed yet.
+    ignored : list of (str, str)
+        ``(source, why)`` per skipped entry.
+
+    Raises
+    ------
+    InvalidAudioError, UnsupportedFormatError, ProcessingError
+        As :func:`open_stems` for a ZIP (``stems.zip_unsafe``, ``stems.zip_corrupt``, ``stems.zip_bomb``,
+        ``stems.zip_too_large``, ``stems.zip_encrypted``, ``stems.zip_unsupported``,
+        ``stems.empty``, ``stems.too_many``, ``stems.extract_failed``).
+    """
+    max_stems = _check_positive_int(max_stems, "max_stems")
+    max_total_bytes = _check_positive_int(max_total_bytes, "max_total_bytes")
+    path_str = os.fspath(zip_path)
+    label = name or os.path.basename(os.path.abspath(path_str)) or path_str
+    target = os.fspath(folder)
+    _refuse_unsafe_entries(path_str, label)
+    before = set(os.listdir(target))
+    try:
+        files, ignored = _unpack_zip(path_str, label, target, max_stems=max_stems, max_total_bytes=max_total_bytes)
+    except BaseException:
+        for entry in set(os.listdir(target)) - before:
+            try:
+                os.unlink(os.path.join(target, entry))
+            except OSError:
+                logger.warning("could not remove %s", entry, exc_info=True)
+        raise
+    files = sorted(files, key=lambda item: (_natural_key(item[0]), item[0]))
+    return [(source, Path(p)) for source, p in files], ignored
+
+
+def _refuse_unsafe_entries(zip_path: str, label: str) -> None:
+    """Refuse an archive with an entry that names a place outside it (``../``, ``/etc``,
+    ``C:\\``) or is a symbolic link.
+
+    Unpacking is safe without this (names are made up, links skipped), but an archive built
+    this way was made to attack whoever unpacks it, so a service that keeps uploads refuses
+    it as a whole instead of keeping the rest.
+    """
+    try:
+        with open(zip_path, "rb") as fh, zipfile.ZipFile(fh) as zf:
+            infos = zf.infolist()
+    except OSError as exc:
+        raise _cannot_open(label, exc) from exc
+    except _ZIP_READ_ERRORS as exc:
+        raise _zip_corrupt(label, None, exc) from exc
+    for info in infos:
+        raw = _entry_name(info).replace("\\", "/")
+        parts = raw.split("/")
+        outside = raw.startswith("/") or ".." in parts or (len(raw) > 1 and raw[1] == ":" and raw[0].isalpha())
+        if outside or _is_symlink(info):
+            what = "a symbolic link" if not outside else "a path outside the archive"
+            raise InvalidAudioError(
+                f"{label}: the ZIP archive holds {what} ({_display(raw)}), which real stem exports never "
+                "do; it was refused and nothing was unpacked. Zip the stems again with your system's "
+                "standard 'Compress' command.",
+                code="stems.zip_unsafe",
+                file=label,
+                entry=_display(raw),
+            )
+
+
+def stem_file_name(source: str) -> tuple[str, str | None]:
+    """``(file name, why it is skipped or None)`` for a file called ``source`` as a stem.
+
+    The file name is the base name as :func:`open_stems` shows it (Unicode NFC, control
+    characters as "?", any folder part dropped), so a file stored under it in a folder gets
+    that name, minus its extension, as its :attr:`Stem.name`, provided no other file in the
+    folder has the same name ignoring case. ``why`` says why :func:`open_stems` would skip
+    the file (hidden, metadata, not an audio extension, an archive), else None.
+    """
+    parts = _clean_parts(source)
+    if not parts:
+        return "", "no file name"
+    skip = _skip_reason(parts[-1:], "upload")
+    return parts[-1], (skip[1] if skip is not None else None)
 
 
 # --------------------------------------------------------------------------------------------
