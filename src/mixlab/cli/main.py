@@ -12,7 +12,7 @@ from mixlab.errors import MixlabError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from mixlab.cli import analyze, master, mix, notes
+    from mixlab.cli import analyze, master, mix, notes, serve
 
     parser = argparse.ArgumentParser(prog="mixlab", description="AI mixing and mastering for music producers.")
     parser.add_argument("--version", action="version", version=f"mixlab {__version__}")
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     master.add_parser(subparsers)
     mix.add_parsers(subparsers)
     notes.add_parser(subparsers)
+    serve.add_parser(subparsers)
     return parser
 
 

@@ -55,6 +55,9 @@ class MixResult:
     master: list[dict[str, Any]] = field(default_factory=list)
     notes: dict[str, Any] | None = None
     notes_file: str | None = None
+    #: The measurements behind ``notes``, to evaluate edited plans without analysing again
+    #: (the service keeps it per session).
+    notes_session: NotesSession | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"output": self.output, "stems": self.stems, "measured": self.measured, "timings_s": self.timings_s,
@@ -247,7 +250,8 @@ def mix(
         timings["notes"] = time.perf_counter() - t3
     plan.context["result"] = measured
     return MixResult(plan=plan, output=str(output), stems=written, measured=measured,
-                     timings_s={k: round(v, 3) for k, v in timings.items()}, notes=notes)
+                     timings_s={k: round(v, 3) for k, v in timings.items()}, notes=notes,
+                     notes_session=notes_session)
 
 
 def render(

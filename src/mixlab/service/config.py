@@ -1,0 +1,68 @@
+"""Service settings, from the environment (``MIXLAB_*``) or given directly (tests).
+
+A frozen dataclass rather than pydantic-settings: three values, no secrets yet, and one less
+dependency. When accounts land, secrets belong here and must be required (no defaults).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mixlab.errors import InvalidParameterError
+
+DEFAULT_MAX_UPLOAD_BYTES = 2 * 2**30
+LOCAL_USER = "local"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the service needs to run on one machine.
+
+    Attributes
+    ----------
+    data_dir : Path
+        Holds ``mixlab.db`` and ``users/<uid>/sessions/<sid>/...`` (docs/API.md, Storage).
+    max_upload_bytes : int
+        Largest accepted upload (one file or ZIP), bytes; enforced while receiving.
+    job_workers : int
+        Jobs run side by side (each job also uses the engine's own threads), >= 1.
+    max_stems : int
+        Most tracks in one session.
+    notes_cache_sessions : int
+        Sessions whose Mix Notes measurements stay in memory (least recently used dropped).
+    """
+
+    data_dir: Path = Path("mixlab-data")
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    job_workers: int = 1
+    max_stems: int = 256
+    notes_cache_sessions: int = 4
+
+    def __post_init__(self) -> None:
+        if self.max_upload_bytes < 1:
+            raise InvalidParameterError("MIXLAB_MAX_UPLOAD_BYTES must be >= 1", code="config.bad_value")
+        if self.job_workers < 1:
+            raise InvalidParameterError("MIXLAB_JOB_WORKERS must be >= 1", code="config.bad_value")
+
+    @classmethod
+    def from_env(cls, *, data_dir: str | os.PathLike[str] | None = None) -> Settings:
+        """Settings from ``MIXLAB_DATA``, ``MIXLAB_MAX_UPLOAD_BYTES`` and ``MIXLAB_JOB_WORKERS``;
+        ``data_dir`` (the ``--data`` option) wins over ``MIXLAB_DATA``."""
+        folder = data_dir if data_dir is not None else os.environ.get("MIXLAB_DATA", "mixlab-data")
+        return cls(
+            data_dir=Path(folder),
+            max_upload_bytes=_int_env("MIXLAB_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
+            job_workers=_int_env("MIXLAB_JOB_WORKERS", 1),
+        )
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidParameterError(f"{name} must be a whole number, got {raw!r}", code="config.bad_value") from None

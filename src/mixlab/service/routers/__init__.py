@@ -1,0 +1,1 @@
+"""One router per resource, gathered by :func:`mixlab.service.app.create_app` under ``/api``."""

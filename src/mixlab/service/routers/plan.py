@@ -1,0 +1,62 @@
+"""The session's MixPlan: read it, or replace it with the page's edited plan (checked first)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body
+
+from mixlab.analysis.roles import ROLES
+from mixlab.engine import mix_render
+from mixlab.engine.mix import MIX_SCHEMA
+from mixlab.engine.plan import Plan
+from mixlab.errors import InvalidParameterError
+from mixlab.service.deps import Services, ServicesDep, SessionDep, UserDep
+from mixlab.service.errors import ApiError
+from mixlab.service.jobs.tasks import conformed_stems
+
+router = APIRouter(prefix="/api/sessions/{sid}/plan", tags=["plan"])
+
+
+@router.get("")
+def get_plan(session: SessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
+    plan = services.plan(user, session["id"]) if session["has_plan"] else None
+    if plan is None:
+        raise ApiError(404, "plan.not_found", "There is no plan yet: run the AI mix first.")
+    return plan.to_dict()
+
+
+@router.put("")
+def put_plan(session: SessionDep, user: UserDep, services: ServicesDep,
+             body: dict[str, Any] = Body(..., description="a MixPlan (mixlab.mixplan/1)")) -> dict[str, Any]:
+    plan = Plan.from_dict(body, expected_schema=MIX_SCHEMA)
+    validate_plan(services, user, session["id"], plan)
+    services.storage.write_json(services.storage.session_dir(user, session["id"]) / "plan.json", plan.to_dict())
+    services.store.update("sessions", session["id"], {"has_plan": True}, owner=user)
+    return plan.to_dict()
+
+
+def validate_plan(services: Services, user: str, sid: str, plan: Plan) -> None:
+    """Check every value the renderer will use, with the renderer's own checks (its channel
+    strips and buses are built, nothing is rendered): a value out of range is a 400 that
+    names the parameter, here rather than in a failed render later."""
+    rate = plan.context.get("session", {}).get("sample_rate")
+    stems, _rows = conformed_stems(services.storage, services.store, user, sid, sample_rate=rate)
+    with stems:
+        index = {s.name: i for i, s in enumerate(stems.stems)}
+        tracks = plan.context.get("tracks", [])
+        missing = [t.get("name") for t in tracks if t.get("name") not in index]
+        if missing:
+            raise InvalidParameterError(
+                f"the plan names tracks that are not in this session: {', '.join(map(str, missing))}. Run the AI mix "
+                "again to get a plan for these tracks.", code="mix.missing_stems", stems=missing)
+        for t in tracks:
+            section = f"track:{t['name']}"
+            role = plan.param(section, "role")
+            if role is not None and role.value not in ROLES:
+                raise InvalidParameterError(f"{section}.role must be one of {', '.join(ROLES)}, got {role.value!r}",
+                                            code="mix.bad_parameter", parameter=f"{section}.role")
+            strip = mix_render.TrackStrip(plan, t["name"], stems, index[t["name"]], block_size=4096)
+            if strip.blocks is not None:
+                strip.blocks.close()
+        mix_render.Buses(plan, stems.sample_rate)

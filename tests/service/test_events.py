@@ -1,0 +1,49 @@
+"""Server-sent events: a job's stream carries its progress and ends with its final state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from tests.service.conftest import new_session, upload, wait_job
+
+
+def _events(client: TestClient, url: str) -> list[dict]:
+    out = []
+    with client.stream("GET", url) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                out.append(json.loads(line[len("data: "):]))
+    return out
+
+
+def test_job_events_rise_to_done_and_the_stream_closes(client: TestClient, stems: dict[str, Path]) -> None:
+    sid = new_session(client)
+    for p in stems.values():
+        upload(client, sid, p)
+    wait_job(client, client.get(f"/api/sessions/{sid}").json()["job"]["id"])
+    job = client.post(f"/api/sessions/{sid}/mix", json={}).json()
+    events = _events(client, f"/api/jobs/{job['id']}/events")
+    assert events[-1]["state"] == "done" and events[-1]["fraction"] == 1.0 and events[-1]["result"]["version_id"]
+    fractions = [e["fraction"] for e in events]
+    assert fractions == sorted(fractions)
+    assert len({e["fraction"] for e in events}) >= 3  # progress in between, not only start and end
+    assert all(e["id"] == job["id"] and e["kind"] == "mix" for e in events)
+    # A stream opened after the end sends the final state once and closes.
+    assert [e["state"] for e in _events(client, f"/api/jobs/{job['id']}/events")] == ["done"]
+
+
+def test_failed_job_ends_the_stream_with_its_error(client: TestClient) -> None:
+    sid = new_session(client)
+    job = client.post(f"/api/sessions/{sid}/mix", json={}).json()  # no tracks yet
+    events = _events(client, f"/api/jobs/{job['id']}/events")
+    assert events[-1]["state"] == "failed"
+    assert events[-1]["error"]["code"] == "session.no_tracks" and "Upload" in events[-1]["error"]["message"]
+
+
+def test_unknown_job_is_404(client: TestClient) -> None:
+    r = client.get("/api/jobs/j_nothing/events")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "http.not_found"
