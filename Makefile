@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLE := examples/out
 
-.PHONY: setup demo test clean
+.PHONY: setup run demo test clean
 
 $(BIN)/mixlab: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,8 +14,13 @@ $(BIN)/mixlab: pyproject.toml
 
 setup: $(BIN)/mixlab
 
-# Until the web app exists, the main job is the CLI on an example: mix a generated multitrack
-# session (a ZIP of stems), then master the mix for every platform, printing every decision.
+# The main job: the web app on the embedded default (SQLite, files under ./mixlab-data, an
+# in-process worker). Open the URL it prints.
+run: setup
+	$(BIN)/mixlab serve
+
+# The same engine from the CLI on an example: mix a generated multitrack session (a ZIP of
+# stems), then master the mix for every platform, printing every decision.
 demo: setup
 	mkdir -p $(EXAMPLE)
 	$(BIN)/python examples/make_example_stems.py $(EXAMPLE)/stems --zip
@@ -23,8 +28,10 @@ demo: setup
 	$(BIN)/mixlab master $(EXAMPLE)/mix.wav --all-targets -o $(EXAMPLE)/masters --plan-out $(EXAMPLE)/masterplan.json
 	$(BIN)/mixlab analyze $(EXAMPLE)/masters/mix.spotify.wav
 
+# The browser tests drive Debian's chromium (/usr/bin/chromium) with PyPI playwright; without
+# it they skip, unless MIXLAB_REQUIRE_BROWSER=1 (CI sets it and installs chromium first).
 test: setup
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) $(EXAMPLE) .pytest_cache
+	rm -rf $(VENV) $(EXAMPLE) .pytest_cache mixlab-data
