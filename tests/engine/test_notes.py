@@ -11,6 +11,7 @@ import scipy.signal
 import soundfile as sf
 
 from mixlab.cli.main import main
+from mixlab.dsp.eq import high_shelf_sos, peaking_sos
 from mixlab.engine.mix import track_section
 from mixlab.engine.mixing import mix
 from mixlab.engine.notes import NotesSession, apply_fix
@@ -253,3 +254,30 @@ def test_mix_writes_its_notes_next_to_the_plan(tmp_path, capsys):
     assert main(["notes", str(folder), "--plan", str(plan), "--json", "--no-cache"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert [(n["code"], n["tracks"]) for n in again["notes"]] == [(n["code"], n["tracks"]) for n in notes["notes"]]
+
+
+def _pink(seconds: float, seed: int) -> np.ndarray:
+    """Stereo pink noise (-3 dB per octave), -20 dBFS RMS."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    spec = np.fft.rfft(rng.standard_normal((2, n)), axis=1)
+    f = np.fft.rfftfreq(n, 1 / SR)
+    spec[:, 1:] /= np.sqrt(f[1:])
+    spec[:, 0] = 0.0
+    x = np.fft.irfft(spec, n, axis=1)
+    return (x * (0.1 / np.sqrt(np.mean(x**2)))).astype(np.float32)
+
+
+def test_a_presence_bump_is_harsh_even_in_a_dark_mix(tmp_path):
+    # Pink noise darkened by a high shelf (so 2-5 kHz is not over the genre's corridor), then an
+    # 8 dB bell at 3 kHz: the region stands out from 1-1.6 kHz and 6.3-8 kHz by several dB.
+    dark = scipy.signal.sosfilt(high_shelf_sos(1500.0, -8.0, SR), _pink(20.0, 9), axis=1)
+    bumped = scipy.signal.sosfilt(peaking_sos(3000.0, 8.0, 1.0, SR), dark, axis=1)
+    found = {}
+    for name, x in (("dark", dark), ("bumped", bumped)):
+        path = tmp_path / f"{name}.wav"
+        sf.write(path, x.T.astype(np.float32), SR, subtype="FLOAT")
+        found[name] = _find(NotesSession.from_mix(path).evaluate(), "harsh")
+    assert found["dark"] == []
+    assert found["bumped"] and "regions either side" in found["bumped"][0].message
+

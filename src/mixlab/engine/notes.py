@@ -536,6 +536,10 @@ class NotesSession:
             excess = float(_db(np.mean(10 ** (deviation[band] / 10.0))) if not under else np.mean(deviation[band]))
             beyond = (-excess - tol) if under else (excess - tol)
             sev = _grade(beyond, rule, "db")
+            bump = self._bump(deviation, rule)
+            sev_bump = _grade(bump, rule, "bump_db") if bump is not None else None
+            if _RANK.get(sev_bump or "", -1) > _RANK.get(sev or "", -1):
+                sev = sev_bump
             if not sev:
                 continue
             if under:
@@ -555,14 +559,29 @@ class NotesSession:
                      "harsh": ("Harsh upper mids", "too much upper-mid energy", "it tires the ear at volume"),
                      "dull": ("Dull top end", "little air on top", "it sounds dull next to other records")}[code]
             msg = (f"{words[1].capitalize()} between {_hz(lo)} and {_hz(hi)}: {abs(excess):.1f} dB "
-                   f"{'under' if under else 'over'} the {self.genre} tonal target (tolerance {tol:.1f} dB), {_where(ranges)}; "
-                   f"{words[2]}.")
+                   f"{'under' if under else 'over'} the {self.genre} tonal target (tolerance {tol:.1f} dB)"
+                   + (f", and {bump:.1f} dB over the regions either side of it" if sev_bump else "")
+                   + f", {_where(ranges)}; {words[2]}.")
             if names:
                 msg += f" Most of it comes from {', '.join(repr(n) for n in names)}."
             fix = self._tone_fix(st, code, centre, amount, under, contrib)
             out.append(Note(code, sev, words[0], msg, ranges=ranges, tracks=names, freq_hz=(lo, hi),
                             measured=_value(excess, "dB"), target=_value(0.0, "dB"), fix=fix))
         return out
+
+    def _bump(self, deviation: np.ndarray, rule: dict[str, Any]) -> float | None:
+        """How far a region stands out from the regions either side of it (``neighbours_hz``),
+        all against the genre's target: a bump in the curve, whatever the overall tilt."""
+        if "neighbours_hz" not in rule:
+            return None
+        c = self.arrays.centres
+        region = (c >= rule["low_hz"]) & (c <= rule["high_hz"])
+        near = np.zeros_like(region)
+        for lo, hi in rule["neighbours_hz"]:
+            near |= (c >= lo) & (c <= hi) & (c < 0.45 * self.sample_rate)
+        if not region.any() or not near.any():
+            return None
+        return float(np.mean(deviation[region]) - np.mean(deviation[near]))
 
     def _tone_fix(self, st: _PlanState, code: str, centre: float, amount: float, under: bool,
                   contrib: list[int]) -> dict[str, Any]:
@@ -634,7 +653,8 @@ class NotesSession:
         rule = self.rules["masking"]
         centres = self.arrays.centres
         usable = (centres >= 40.0) & (centres <= 12500.0)
-        found: list[tuple[float, Note]] = []
+        found: list[Note] = []
+        candidates: list[tuple[float, int, int, int, np.ndarray]] = []
         roles = st.roles
         prio = np.array([role_convention(roles[t.name]).priority for t in self.audible])
         level = st.coarse_bands  # (T, coarse frames, B)
@@ -656,34 +676,37 @@ class NotesSession:
             both = active[others][:, act_idx]
             covered = (sub[others] >= sub[i][np.newaxis]) & both[:, :, np.newaxis]
             fraction = covered.sum(axis=1) / len(act_idx)  # (others, essential bands)
+            best = np.argmax(fraction, axis=1)
             for k, j in enumerate(others):
-                e = int(np.argmax(fraction[k]))
-                f = float(fraction[k, e])
-                sev = _grade(f, rule, "fraction")
-                if not sev:
-                    continue
-                b = int(ess_idx[e])
-                frames = np.zeros(active.shape[1], dtype=bool)
-                frames[act_idx[covered[k, :, e]]] = True
-                freq = float(centres[b])
-                ratio = _db(level[j][frames, b]) - _db(level[i][frames, b])
-                cut = float(np.clip(np.median(ratio) + 3.0, 2.0, 9.0))
-                m = self.audible[j]
-                label = role_convention(roles[t.name]).label.lower()
-                band = {"kind": "peak", "freq_hz": round(freq), "gain_db": round(-cut, 1), "q": 1.4}
-                note = Note(
-                    "masking", sev, f"{m.name} masks the {label} at {_hz(freq)}",
-                    f"'{m.name}' is as loud as or louder than the {label} '{t.name}' around {_hz(freq)} for "
-                    f"{100 * f:.0f} % of the time the {label} plays, {_where(_ranges(frames, frame_s, gap_s=2.0))}: "
-                    f"the {label} loses definition there.",
-                    ranges=_ranges(frames, frame_s, gap_s=2.0), tracks=(m.name, t.name),
-                    freq_hz=(round(freq / 2 ** (1 / 6)), round(freq * 2 ** (1 / 6))),
-                    measured=_value(100 * f, "% of the time", 0), target=_value(100 * rule["info_fraction"], "% of the time", 0),
-                    fix=_patch((m.section, "eq", _with_bands(_get(st.plan, m.section, "eq", []), [band]),
-                                f"cut {cut:.1f} dB at {_hz(freq)} to clear the {label} '{t.name}'")))
-                found.append((f, note))
-        found.sort(key=lambda x: -x[0])
-        return [n for _, n in found[: int(rule["max_notes"])]]
+                f = float(fraction[k, best[k]])
+                if _grade(f, rule, "fraction"):
+                    candidates.append((f, i, int(j), int(ess_idx[best[k]]), act_idx[covered[k, :, best[k]]]))
+        # notes (ranges, median cut, messages) only for the pairs that make the cut: a dense
+        # session has hundreds of candidates and the notes follow every move of a control
+        candidates.sort(key=lambda c: -c[0])
+        for f, i, j, b, covered_frames in candidates[: int(rule["max_notes"])]:
+            t = self.audible[i]
+            sev = _grade(f, rule, "fraction")
+            frames = np.zeros(active.shape[1], dtype=bool)
+            frames[covered_frames] = True
+            freq = float(centres[b])
+            ratio = _db(level[j][frames, b]) - _db(level[i][frames, b])
+            cut = float(np.clip(np.median(ratio) + 3.0, 2.0, 9.0))
+            m = self.audible[j]
+            label = role_convention(roles[t.name]).label.lower()
+            band = {"kind": "peak", "freq_hz": round(freq), "gain_db": round(-cut, 1), "q": 1.4}
+            note = Note(
+                "masking", sev, f"{m.name} masks the {label} at {_hz(freq)}",
+                f"'{m.name}' is as loud as or louder than the {label} '{t.name}' around {_hz(freq)} for "
+                f"{100 * f:.0f} % of the time the {label} plays, {_where(_ranges(frames, frame_s, gap_s=2.0))}: "
+                f"the {label} loses definition there.",
+                ranges=_ranges(frames, frame_s, gap_s=2.0), tracks=(m.name, t.name),
+                freq_hz=(round(freq / 2 ** (1 / 6)), round(freq * 2 ** (1 / 6))),
+                measured=_value(100 * f, "% of the time", 0), target=_value(100 * rule["info_fraction"], "% of the time", 0),
+                fix=_patch((m.section, "eq", _with_bands(_get(st.plan, m.section, "eq", []), [band]),
+                            f"cut {cut:.1f} dB at {_hz(freq)} to clear the {label} '{t.name}'")))
+            found.append(note)
+        return found
 
     def _sibilance_notes(self, st: _PlanState) -> list[Note]:
         rule = self.rules["sibilance"]
