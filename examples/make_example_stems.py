@@ -122,6 +122,25 @@ def write_session(folder: Path, *, sr: int = 44100, duration_s: float = 6.0, gai
     return paths
 
 
+def write_many(folder: Path, count: int, *, sr: int = 44100, duration_s: float = 30.0, seed: int = 0,
+               subtype: str = "PCM_24", max_cut_db: float = 6.0) -> list[Path]:
+    """``count`` stems for a bigger session: the parts in turn, ``<name>.wav`` in the first round, then
+    ``<name> 2.wav``, ``<name> 3.wav``...; round k renders the parts from ``seed + k`` and turns each
+    stem after the first round down by a seeded 0 to ``max_cut_db`` dB. Rounds are rendered one at a time."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed + 1000)
+    paths: list[Path] = []
+    for k in range(-(-count // len(INSTRUMENTS))):
+        for name, audio in render_parts(sr, duration_s, seed + k).items():
+            if len(paths) == count:
+                break
+            g = 1.0 if k == 0 else 10.0 ** (-rng.uniform(0.0, max_cut_db) / 20.0)
+            path = folder / (f"{name}.wav" if k == 0 else f"{name} {k + 1}.wav")
+            sf.write(path, (audio * np.float32(g)).T, sr, subtype=subtype)
+            paths.append(path)
+    return paths
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir")

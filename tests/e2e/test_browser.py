@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+
+from tests.fixtures.server import running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -40,17 +37,6 @@ def _require_browser() -> None:
     pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get_json(url: str):
-    with urllib.request.urlopen(url, timeout=5) as r:
-        return json.loads(r.read())
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     """The base URL of a running `mixlab serve` with an empty data folder."""
@@ -59,32 +45,11 @@ def server(tmp_path_factory):
         yield os.environ["MIXLAB_E2E_URL"].rstrip("/")
         return
     data = tmp_path_factory.mktemp("mixlab-data")
-    port = _free_port()
-    log = open(data / "server.log", "wb")
-    env = dict(os.environ, MIXLAB_DATA=str(data), TMPDIR=str(data))
-    proc = subprocess.Popen([sys.executable, "-m", "mixlab.cli.main", "serve", "--port", str(port), "--data", str(data)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                _get_json(url + "/api/options")
-                break
-            except Exception:
-                if proc.poll() is not None:
-                    pytest.fail(f"mixlab serve exited with {proc.returncode}:\n{(data / 'server.log').read_text(errors='replace')[-3000:]}")
-                if time.monotonic() > deadline:
-                    pytest.fail("mixlab serve did not answer /api/options within 60 s")
-                time.sleep(0.25)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        with running_server(data) as (url, _):
+            yield url
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 // Mix Notes, live: the plan is judged by the server (POST /notes, cached analysis, no render)
-// ~60 ms after the last change; stale requests are aborted. Notes are grouped by severity;
+// ~25 ms after the last change (a drag sends once it pauses); stale requests are aborted. Notes are grouped by severity;
 // clicking one seeks to it, highlights its tracks and marks its ranges; "Apply fix" is one undo step.
 
 import { h, clear, mmss } from './ui.js';
@@ -25,8 +25,8 @@ export class NotesPanel {
     this.render();
   }
 
-  /** Ask for the notes of this plan ~60 ms from now (debounced); resolves when shown. */
-  request(sid, plan, { delay = 60, t0 = performance.now() } = {}) {
+  /** Ask for the notes of this plan ~25 ms from now (debounced); resolves when shown. */
+  request(sid, plan, { delay = 25, t0 = performance.now() } = {}) {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.fetch(sid, plan, t0), delay);
   }
