@@ -11,7 +11,7 @@ import scipy.signal
 import soundfile as sf
 
 from mixlab.cli.main import main
-from mixlab.dsp.eq import high_shelf_sos, peaking_sos
+from mixlab.dsp.eq import high_shelf_sos, low_shelf_sos, peaking_sos
 from mixlab.engine.mix import track_section
 from mixlab.engine.mixing import mix
 from mixlab.engine.notes import NotesSession, apply_fix
@@ -281,3 +281,17 @@ def test_a_presence_bump_is_harsh_even_in_a_dark_mix(tmp_path):
     assert found["dark"] == []
     assert found["bumped"] and "regions either side" in found["bumped"][0].message
 
+
+
+def test_a_part_that_comes_and_goes_masks_whenever_it_plays(tmp_path):
+    # The pad plays 4 s of the 10 (40 % of the bass's time) and, lifted 24 dB under 250 Hz,
+    # covers the bass there whenever it plays.
+    parts = _parts()
+    pad = scipy.signal.sosfilt(low_shelf_sos(250.0, 24.0, SR), parts["Pad"], axis=1)
+    window = np.zeros(pad.shape[1], dtype=np.float32)
+    window[int(3.0 * SR): int(7.0 * SR)] = 1.0
+    parts["Pad"] = (pad * window).astype(np.float32)
+    session = _session(tmp_path, parts)
+    notes = [n for n in _find(session.evaluate(), "masking") if n.tracks == ("Pad", "Bass")]
+    assert notes and notes[0].measured["value"] >= 45.0
+    assert _overlaps(notes[0], 3.0, 7.0) and not _overlaps(notes[0], 8.0, DURATION_S)

@@ -59,6 +59,8 @@ NOTES_SCHEMA = "mixlab.notes/1"
 SEVERITIES = ("info", "warn", "problem")
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 LEAD_ROLES = ("lead_vocal", "synth_lead")
+#: A masker counts when it plays during at least this fraction of the masked track's time.
+MASKING_MIN_OVERLAP = 0.2
 MASKING_FRAMES = 5  # feature frames per masking frame
 PRIORITY_ROLES = ("lead_vocal", "kick", "drums", "snare", "bass")
 
@@ -675,7 +677,12 @@ class NotesSession:
             sub = level[:, act_idx][:, :, ess_idx]  # (T, active frames, essential bands)
             both = active[others][:, act_idx]
             covered = (sub[others] >= sub[i][np.newaxis]) & both[:, :, np.newaxis]
-            fraction = covered.sum(axis=1) / len(act_idx)  # (others, essential bands)
+            # of the time the two play together (a part that comes and goes masks whenever it
+            # plays), when that is at least a fifth of the time the masked track plays
+            together = both.sum(axis=1)
+            enough = together >= MASKING_MIN_OVERLAP * len(act_idx)
+            fraction = covered.sum(axis=1) / np.maximum(together, 1)[:, np.newaxis]  # (others, essential bands)
+            fraction[~enough] = 0.0
             best = np.argmax(fraction, axis=1)
             for k, j in enumerate(others):
                 f = float(fraction[k, best[k]])
@@ -698,7 +705,7 @@ class NotesSession:
             note = Note(
                 "masking", sev, f"{m.name} masks the {label} at {_hz(freq)}",
                 f"'{m.name}' is as loud as or louder than the {label} '{t.name}' around {_hz(freq)} for "
-                f"{100 * f:.0f} % of the time the {label} plays, {_where(_ranges(frames, frame_s, gap_s=2.0))}: "
+                f"{100 * f:.0f} % of the time they play together, {_where(_ranges(frames, frame_s, gap_s=2.0))}: "
                 f"the {label} loses definition there.",
                 ranges=_ranges(frames, frame_s, gap_s=2.0), tracks=(m.name, t.name),
                 freq_hz=(round(freq / 2 ** (1 / 6)), round(freq * 2 ** (1 / 6))),
