@@ -149,7 +149,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Version of the defect measures; written by ``to_dict`` and checked by ``from_dict``.
-DEFECTS_VERSION = 4
+DEFECTS_VERSION = 5
 #: Every level in dB is floored here, so results stay finite and JSON-serialisable.
 LEVEL_FLOOR_DB = -200.0
 
@@ -442,7 +442,7 @@ class PairAlignment:
     notch_db : float
         The deepest comb notch of the sum as they are: the least of
         ``10 log10(E(a + b) / (E(a) + E(b)))`` over 1/6-octave bands from 80 Hz to 10 kHz
-        that hold energy (within 30 dB of the strongest band), capped at 0 dB above and -60 dB
+        that hold energy (within 40 dB of the strongest band), capped at 0 dB above and -60 dB
         below. A copy at gain ``g`` delayed by ``d`` notches at ``1 / (2 d)`` by about
         ``10 log10((1 - g)^2 / (1 + g^2))``; unrelated tracks stay near 0 dB.
     notch_hz : float
@@ -1664,7 +1664,7 @@ def pair_alignment(
 #: Comb notches are looked for in 1/6-octave bands over this range, Hz.
 _NOTCH_RANGE_HZ = (80.0, 10000.0)
 #: Bands more than this under the strongest band are left out.
-_NOTCH_BAND_RANGE_DB = 30.0
+_NOTCH_BAND_RANGE_DB = 40.0
 
 
 def _deepest_notch(fx: np.ndarray, fy: np.ndarray, freqs: np.ndarray) -> tuple[float, float]:
