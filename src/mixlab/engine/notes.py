@@ -62,6 +62,8 @@ LEAD_ROLES = ("lead_vocal", "synth_lead")
 #: A masker counts when it plays during at least this fraction of the masked track's time.
 MASKING_MIN_OVERLAP = 0.2
 MASKING_FRAMES = 5  # feature frames per masking frame
+#: Frames (0.1 s) two tracks must play together to be compared as a pair: a tom fill of a few hits.
+PAIR_MIN_FRAMES = 10
 PRIORITY_ROLES = ("lead_vocal", "kick", "drums", "snare", "bass")
 
 Progress = Callable[[str, float], None]
@@ -1069,7 +1071,7 @@ def find_pairs(session: StemSession, tracks: list[TrackInput], *, max_pairs: int
     for x in range(len(audible)):
         for y in range(x + 1, len(audible)):
             both = act[x] & act[y]
-            if both.sum() < 20:
+            if both.sum() < PAIR_MIN_FRAMES:
                 continue
             a, b = env[x][both], env[y][both]
             if a.std() < 1e-6 or b.std() < 1e-6:
