@@ -39,6 +39,13 @@ def _session(tmp_path: Path, parts: dict[str, np.ndarray], **kw) -> NotesSession
     return NotesSession.from_stems(_write(tmp_path / "stems", parts, kw.pop("rates", None)), use_cache=False, **kw)
 
 
+def _late_copy(x: np.ndarray, delay: int, gain: float) -> np.ndarray:
+    """``x`` delayed by ``delay`` samples and scaled: a second mic on the same source."""
+    late = np.zeros_like(x)
+    late[:, delay:] = x[:, :-delay] * gain
+    return late
+
+
 def _find(notes, code, track=None):
     return [n for n in notes if n.code == code and (track is None or track in n.tracks)]
 
@@ -124,10 +131,7 @@ def test_inverted_twin_is_a_polarity_problem_and_the_flip_fixes_it(tmp_path):
 
 def test_late_twin_is_a_timing_offset_and_the_nudge_fixes_it(tmp_path):
     parts = _parts()
-    delay = int(round(0.008 * SR))
-    late = np.zeros_like(parts["Snare"])
-    late[:, delay:] = parts["Snare"][:, :-delay] * 0.7
-    parts["Snare Top"] = late
+    parts["Snare Top"] = _late_copy(parts["Snare"], int(round(0.008 * SR)), 0.7)
     session = _session(tmp_path, parts)
     plan = session.delivered_plan()
     notes = _find(session.evaluate(plan), "timing_offset")
@@ -143,9 +147,7 @@ def test_sub_millisecond_twin_combs_and_the_alignment_fixes_it(tmp_path):
     # by 10 log10((1 - 0.5)^2 / (1 + 0.25)) = -7.0 dB.
     parts = _parts()
     delay = 18
-    late = np.zeros_like(parts["Snare"])
-    late[:, delay:] = parts["Snare"][:, :-delay] * 0.5
-    parts["Snare Mic2"] = late
+    parts["Snare Mic2"] = _late_copy(parts["Snare"], delay, 0.5)
     session = _session(tmp_path, parts)
     plan = session.delivered_plan()
     notes = _find(session.evaluate(plan), "phase_cancellation")
