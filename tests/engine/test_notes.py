@@ -198,6 +198,45 @@ def test_buried_lead_and_a_track_far_too_loud(tmp_path):
     _fix_clears(session, plan, loud[0])
 
 
+def test_a_lead_far_too_loud_is_a_level_note(tmp_path):
+    parts = _parts()
+    parts["Lead Synth"] = parts.pop("Vox Lead") * np.float32(10 ** (20 / 20))  # a synth lead sits near -8 LU
+    session = _session(tmp_path, parts)
+    notes = session.evaluate()
+    assert not _find(notes, "buried_lead")
+    loud = _find(notes, "level_balance", "Lead Synth")
+    assert loud and "loud" in loud[0].title
+    _fix_clears(session, session.delivered_plan(), loud[0])
+
+
+def test_every_synth_lead_is_a_lead(tmp_path):
+    # No vocal: both synth leads carry the tune; the one pulled down is buried, the other is not.
+    parts = _parts()
+    parts["Lead Synth"] = parts.pop("Vox Lead")
+    parts["Synth Lead 2"] = parts["Lead Synth"][::-1].copy() * np.float32(10 ** (-24 / 20))
+    session = _session(tmp_path, parts)
+    notes = session.evaluate()
+    assert _find(notes, "buried_lead", "Synth Lead 2")
+    assert not _find(notes, "buried_lead", "Lead Synth")
+
+
+@pytest.mark.parametrize("cut_db", [0.0, -16.0])
+def test_an_instrumental_lead_is_its_most_prominent_melodic_part(tmp_path, cut_db):
+    # No lead vocal or synth lead: the guitar carries the tune (the pad is 20 dB down). Pulled
+    # 16 dB under the drums and bass it is still the most prominent melodic part, and buried.
+    parts = _parts()
+    parts["Guitar"] = parts.pop("Vox Lead") * np.float32(10 ** (cut_db / 20))
+    parts["Pad"] *= np.float32(10 ** (-20 / 20))
+    session = _session(tmp_path, parts)
+    plan = session.delivered_plan()
+    buried = _find(session.evaluate(plan), "buried_lead")
+    if cut_db == 0.0:
+        assert not buried
+    else:
+        assert [n.tracks for n in buried] == [("Guitar",)] and "most prominent melodic part" in buried[0].message
+        _fix_clears(session, plan, buried[0])
+
+
 def test_notes_follow_a_moved_fader(tmp_path):
     session = _session(tmp_path, _parts())
     plan = session.delivered_plan()

@@ -610,31 +610,31 @@ class NotesSession:
         roles = st.roles
         targets = role_targets(self.audible, roles, genre_mixing(self.genre), st.active)
         rel = st.relative
-        leads = [i for i, t in enumerate(self.audible) if roles[t.name] == "lead_vocal"]
-        if not leads:
-            leads = [i for i, t in enumerate(self.audible) if roles[t.name] == "synth_lead"][:1]
-        lead_set = set(leads)
+        leads = _leads(self.audible, roles, rel, st.muted)
         for i in leads:
             t = self.audible[i]
             deficit = float(targets[i] - rel[i])
             sev = _grade(deficit, self.rules["buried_lead"], "lu")
-            if not sev or st.muted[i]:
+            if not sev:
                 continue
             gain = float(_get(st.plan, t.section, "gain_db", 0.0))
             out.append(Note(
                 "buried_lead", sev, f"{t.name} is buried",
                 f"The lead '{t.name}' sits {rel[i]:+.1f} LU against the mix where it plays; a "
                 f"{role_convention(roles[t.name]).label.lower()} in {self.genre} sits near {targets[i]:+.1f}. "
-                "Listeners follow the lead: if it is under the accompaniment the song is lost.",
+                "Listeners follow the lead: if it is under the accompaniment the song is lost."
+                + ("" if roles[t.name] in _LEAD_ROLES else
+                   " (No track is a lead vocal or synth lead, so the most prominent melodic part is taken as the "
+                   "lead; set another track's role to lead if it carries the tune.)"),
                 ranges=_ranges(st.active[i], FRAME_S, gap_s=3.0, whole=0.6), tracks=(t.name,),
                 measured=_value(rel[i], "LU"), target=_value(targets[i], "LU"),
                 fix=_patch((t.section, "gain_db", round(gain + st.gain_change_for(i, targets[i]), 1),
                             f"raises the lead {st.gain_change_for(i, targets[i]):.1f} dB to its place over the accompaniment"))))
         rule = self.rules["level_balance"]
         for i, t in enumerate(self.audible):
-            if i in lead_set or st.muted[i]:
-                continue
             diff = float(rel[i] - targets[i])
+            if st.muted[i] or (i in leads and diff < 0):  # a quiet lead is buried_lead's note
+                continue
             sev = _grade(abs(diff), rule, "lu")
             if not sev:
                 continue
@@ -1013,6 +1013,22 @@ def _known_roles() -> frozenset[str]:
     from mixlab.analysis.roles import ROLES
 
     return frozenset(ROLES)
+
+
+_LEAD_ROLES = ("lead_vocal", "synth_lead")
+_MELODIC_ROLES = ("guitar", "keys", "brass", "pads", "backing_vocals")
+
+
+def _leads(tracks: list[TrackInput], roles: dict[str, str], relative: np.ndarray, muted: np.ndarray) -> list[int]:
+    """The parts a listener follows, which must not sit under the accompaniment: every lead vocal
+    and synth lead (a second vocalist, a lead synth answering the vocal); in a song with neither,
+    an instrumental of guitars, keys, horns or pads, its most prominent melodic part in this plan
+    (whose level the producer chose: it carries the tune)."""
+    leads = [i for i, t in enumerate(tracks) if roles[t.name] in _LEAD_ROLES and not muted[i]]
+    if leads:
+        return leads
+    melodic = [i for i, t in enumerate(tracks) if roles[t.name] in _MELODIC_ROLES and not muted[i]]
+    return [max(melodic, key=lambda i: relative[i])] if melodic else []
 
 
 def _get(plan: Plan, section: str, name: str, default: Any) -> Any:
