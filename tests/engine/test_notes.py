@@ -237,6 +237,47 @@ def test_an_instrumental_lead_is_its_most_prominent_melodic_part(tmp_path, cut_d
         _fix_clears(session, plan, buried[0])
 
 
+def _sung(esses_db: float) -> np.ndarray:
+    """A voice: 0.8 s vowels (harmonics of 220 Hz through a 0.5-3 kHz formant), then a 0.2 s
+    S (noise over 6 kHz) whose 5-9 kHz band sits ``esses_db`` over the vowels' 1-4 kHz band."""
+    t = np.arange(int(DURATION_S * SR)) / SR
+    phase = 2 * np.pi * 220.0 * t
+    vowels = scipy.signal.sosfilt(scipy.signal.butter(2, [500, 3000], "bandpass", fs=SR, output="sos"),
+                                  sum(np.sin(h * phase) / h for h in range(1, 12)))
+    noise = scipy.signal.sosfilt(scipy.signal.butter(4, [6000, 8500], "bandpass", fs=SR, output="sos"),
+                                 np.random.default_rng(5).standard_normal(t.size))
+    vowel_db = 10 * np.log10(np.mean(_band(vowels, 1000, 4000) ** 2))
+    ess_db = 10 * np.log10(np.mean(_band(noise, 5000, 9000) ** 2))
+    noise *= 10 ** ((vowel_db + esses_db - ess_db) / 20)
+    s_part = (t % 1.0) >= 0.8
+    return (0.3 * np.where(s_part, noise, vowels)).astype(np.float32)[np.newaxis]
+
+
+def _band(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    return scipy.signal.sosfiltfilt(scipy.signal.butter(8, [lo, hi], "bandpass", fs=SR, output="sos"), x)
+
+
+@pytest.mark.parametrize("esses_db", [-12.0, 12.0])
+def test_sibilance_is_esses_louder_than_the_vowels(tmp_path, esses_db):
+    # Every S is 20 % of the singing; 12 dB under the vowels' presence they are just esses, 12 dB
+    # over it they spit: a note on the S frames, whose fix (de-esser, and a cut where its 10 dB
+    # are not enough) takes it away.
+    parts = _parts()
+    parts["Vox Lead"] = _sung(esses_db)
+    session = _session(tmp_path, parts)
+    plan = session.delivered_plan()
+    sib = _find(session.evaluate(plan), "sibilance", "Vox Lead")
+    if esses_db < 0:
+        assert not sib
+        return
+    assert len(sib) == 1 and sib[0].severity == "warn" and sib[0].measured["value"] == pytest.approx(20, abs=3)
+    starts = [a % 1.0 for a, _b in sib[0].ranges]
+    assert all(0.7 <= a <= 0.9 for a in starts), sib[0].ranges  # the S frames, not the vowels
+    changes = {c["param"]: c["value"] for c in sib[0].fix["changes"]}
+    assert "deess_threshold_db" in changes and "eq" in changes  # 12 dB over: more than the de-esser's 10 dB
+    _fix_clears(session, plan, sib[0])
+
+
 def test_notes_follow_a_moved_fader(tmp_path):
     session = _session(tmp_path, _parts())
     plan = session.delivered_plan()

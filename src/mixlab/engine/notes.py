@@ -38,6 +38,7 @@ from mixlab.analysis.roles import classify_role
 from mixlab.analysis.track import FRAME_S, AnalysisCache, TrackAnalyzer
 from mixlab.audio import io as audio_io
 from mixlab.audio.stems import StemSession, open_stems
+from mixlab.dsp.deesser import DeEsserSettings
 from mixlab.dsp.eq import EQBand, eq_sos, sos_response_db
 from mixlab.dsp.pan import pan_gains
 from mixlab.engine.mix import (
@@ -721,8 +722,6 @@ class NotesSession:
         rule = self.rules["sibilance"]
         centres = self.arrays.centres
         sib = (centres >= rule["low_hz"]) & (centres <= rule["high_hz"]) & (centres < 0.45 * self.sample_rate)
-        pres = (centres >= rule["presence_low_hz"]) & (centres <= rule["presence_high_hz"])
-        high = centres >= 5000.0
         out: list[Note] = []
         if not sib.any():
             return out
@@ -730,35 +729,74 @@ class NotesSession:
             if not role_convention(st.roles[t.name]).deess or st.muted[i] or not st.active[i].any():
                 continue
             bands = st.track_bands(i)  # after gain and EQ
-            s_level = _db(bands[:, sib].sum(axis=1))
-            p_level = _db(bands[:, pres].sum(axis=1))
-            threshold = _get(st.plan, t.section, "deess_threshold_db", None)
-            if threshold is not None:
-                detector = _db(bands[:, high].sum(axis=1) / max(t.features.num_channels, 1))
-                reduction = np.clip((detector - threshold) * (1.0 - 1.0 / 4.0), 0.0, 10.0)
-                s_level = s_level - reduction
-            over = (s_level - p_level > rule["frame_over_db"]) & st.active[i]
-            fraction = float(over.sum() / st.active[i].sum())
+            act = st.active[i]
+            over = self._sibilant(bands, act, _get(st.plan, t.section, "deess_threshold_db", None), t)
+            fraction = float(over.sum() / act.sum())
             sev = _grade(fraction, rule, "fraction")
             if not sev:
                 continue
-            act = st.active[i]
-            detector = _db(bands[:, high].sum(axis=1) / max(t.features.num_channels, 1))
-            wanted_s = p_level + rule["frame_over_db"] - 2.0
-            base_s = _db(bands[:, sib].sum(axis=1))
-            # threshold T such that T + (L - T) / 4 lands the sibilant frames under the presence band
-            need = (4.0 * (detector - (base_s - wanted_s)) - detector) / 3.0
-            new_t = float(np.clip(np.percentile(need[over | (act & (base_s - p_level > rule["frame_over_db"]))], 10), -80.0, 0.0))
+            ranges = _ranges(over, FRAME_S, gap_s=2.0)
             out.append(Note(
                 "sibilance", sev, f"Sibilance on {t.name}",
                 f"'{t.name}' has sharp S and T sounds: its {_hz(rule['low_hz'])}-{_hz(rule['high_hz'])} band rises over "
-                f"its presence band in {100 * fraction:.0f} % of the frames where it sings, {_where(_ranges(over, FRAME_S, gap_s=2.0))}; "
+                f"the presence of its vowels in {100 * fraction:.0f} % of the frames where it sings, {_where(ranges)}; "
                 "they will spit on bright speakers and get worse when mastered.",
-                ranges=_ranges(over, FRAME_S, gap_s=2.0), tracks=(t.name,), freq_hz=(rule["low_hz"], rule["high_hz"]),
+                ranges=ranges, tracks=(t.name,), freq_hz=(rule["low_hz"], rule["high_hz"]),
                 measured=_value(100 * fraction, "% of frames", 0), target=_value(100 * rule["info_fraction"], "% of frames", 0),
-                fix=_patch((t.section, "deess_threshold_db", round(new_t, 1), "de-esses the sibilant frames"),
-                           (t.section, "deess_freq_hz", 5000.0, "the sibilance band"))))
+                fix=self._deess_fix(st, i, bands, over)))
         return out
+
+    def _sibilant(self, bands: np.ndarray, act: np.ndarray, threshold: float | None, t: TrackInput) -> np.ndarray:
+        """Frames where the sibilance band, after the de-esser at ``threshold`` (the mix's: ratio
+        4, at most 10 dB), rises over the voice's typical presence: the median level of its
+        presence band over the frames where it sings. An S louder than the vowels' presence
+        spits; one under it is just an S."""
+        rule = self.rules["sibilance"]
+        s_level, presence, detector = self._sibilance_levels(bands, act, t)
+        if threshold is not None:
+            s_level = s_level - np.clip((detector - threshold) * (1.0 - 1.0 / _DEESS_RATIO), 0.0, _DEESS_MAX_DB)
+        return act & (s_level - presence > rule["frame_over_db"])
+
+    def _sibilance_levels(self, bands: np.ndarray, act: np.ndarray, t: TrackInput) -> tuple[np.ndarray, float, np.ndarray]:
+        """Per frame the sibilance band's level and the de-esser's detector level (above 5 kHz,
+        per channel), and the voice's typical presence level (dB)."""
+        rule = self.rules["sibilance"]
+        c = self.arrays.centres
+        sib = (c >= rule["low_hz"]) & (c <= rule["high_hz"]) & (c < 0.45 * self.sample_rate)
+        pres = (c >= rule["presence_low_hz"]) & (c <= rule["presence_high_hz"])
+        presence = float(np.median(_db(bands[act][:, pres].sum(axis=1)))) if act.any() else 0.0
+        detector = _db(bands[:, c >= 5000.0].sum(axis=1) / max(t.features.num_channels, 1))
+        return _db(bands[:, sib].sum(axis=1)), presence, detector
+
+    def _deess_fix(self, st: _PlanState, i: int, bands: np.ndarray, over: np.ndarray) -> dict[str, Any]:
+        """The de-esser's threshold that lands the sibilant frames 2 dB under the voice's typical
+        presence; where 10 dB of de-essing is not enough, also a cut at the band's centre, the
+        smallest of 3, 6, 9, 12 dB that brings the sibilant frames under the note's threshold."""
+        rule = self.rules["sibilance"]
+        t = self.audible[i]
+        c = self.arrays.centres
+        act = st.active[i]
+        s_level, presence, detector = self._sibilance_levels(bands, act, t)
+        wanted_s = presence + rule["frame_over_db"] - 2.0
+        # threshold T such that the reduction (L - T)(1 - 1/ratio) takes s_level down to wanted_s
+        need = detector - (s_level - wanted_s) / (1.0 - 1.0 / _DEESS_RATIO)
+        new_t = round(float(np.clip(np.percentile(need[over], 10), -80.0, 0.0)), 1)
+        changes = [(t.section, "deess_threshold_db", new_t, "de-esses the sibilant frames"),
+                   (t.section, "deess_freq_hz", 5000.0, "the sibilance band")]
+        eq = _get(st.plan, t.section, "eq", [])
+        hp = _get(st.plan, t.section, "highpass_hz", None)
+        centre = round(math.sqrt(rule["low_hz"] * rule["high_hz"]))
+        for cut in (0.0, 3.0, 6.0, 9.0, 12.0):
+            new_eq = _with_bands(eq, [{"kind": "peak", "freq_hz": centre, "gain_db": -cut, "q": 1.0}]) if cut else eq
+            row = 10.0 ** (sos_response_db(strip_eq_sos(new_eq, hp, self.sample_rate), c, self.sample_rate) / 10.0) \
+                if cut else st.eq[i]
+            trial = bands * (row / np.maximum(st.eq[i], 1e-30))[np.newaxis, :]
+            if self._sibilant(trial, act, new_t, t).sum() / act.sum() < rule["info_fraction"]:
+                break
+        if cut:
+            changes.append((t.section, "eq", new_eq, f"cuts {cut:.0f} dB at {_hz(centre)}: more sibilance than the "
+                            "de-esser's 10 dB can take"))
+        return _patch(*changes)
 
     def _stereo_notes(self, st: _PlanState) -> list[Note]:
         left, right = st.left_right()  # (F,) powers
@@ -1015,6 +1053,8 @@ def _known_roles() -> frozenset[str]:
     return frozenset(ROLES)
 
 
+_DEESS_RATIO = DeEsserSettings.ratio  # the mix's de-esser (engine.mix_render) at its defaults
+_DEESS_MAX_DB = DeEsserSettings.max_reduction_db
 _LEAD_ROLES = ("lead_vocal", "synth_lead")
 _MELODIC_ROLES = ("guitar", "keys", "brass", "pads", "backing_vocals")
 
