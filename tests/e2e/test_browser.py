@@ -215,13 +215,7 @@ def test_upload_mix_adjust_fix_render_download(page, server, stems, shots):
     pg.evaluate("() => window.mixlab.engine.pause()")
 
     # render a Spotify master (WAV 24) and download it
-    pg.click("#render-btn")
-    pg.wait_for_selector("dialog[open]")
-    for box in pg.query_selector_all("dialog input[name=target]"):
-        (box.check if box.get_attribute("value") == "spotify" else box.uncheck)()
-    for box in pg.query_selector_all("dialog input[name=format]"):
-        (box.check if box.get_attribute("value") == "wav24" else box.uncheck)()
-    pg.click("dialog button[type=submit]")
+    _render(pg, "spotify", "wav24")
     _wait(pg, "() => [...document.querySelectorAll('.version a.dl')].some(a => /spotify/i.test(a.getAttribute('href')) || /spotify/i.test(a.closest('tr')?.textContent || ''))",
           300, "the Spotify master in the versions list")
     pg.wait_for_timeout(300)
@@ -242,7 +236,64 @@ def test_upload_mix_adjust_fix_render_download(page, server, stems, shots):
     # A/B: the master plays as Spotify would (turned down only)
     pg.click(".seg[data-mode=master]")
     _wait(pg, "() => window.mixlab.engine.mode === 'master' && window.mixlab.engine.masterBuffer", 30, "the master in A/B")
+    # the notes on the rendered master, then back to the live notes of the plan
+    version = pg.evaluate("() => window.mixlab.notesVersion")
+    pg.locator(".version tr", has_text="Spotify").locator("button.file-notes").click()
+    _wait(pg, f"() => window.mixlab.notesVersion > {version}", 60, "the notes on the master")
+    assert "Spotify master" in pg.inner_text(".notes-source")
+    assert not {"true_peak_over", "too_loud_for_platform"} & set(pg.evaluate("() => window.mixlab.notes.map(n => n.code)"))
+    version = pg.evaluate("() => window.mixlab.notesVersion")
+    pg.click(".notes-source button")
+    _wait(pg, f"() => window.mixlab.notesVersion > {version}", 10, "the live notes again")
+    assert pg.is_hidden(".notes-source")
     assert not pg.errors, pg.errors
+
+
+def test_master_a_mix_with_its_notes(page, server, tmp_path, shots):
+    # A finished mix pushed 6 dB into a hard clip: its notes say so on upload; the notes on its
+    # Spotify master (from Versions) judge the master, which is neither clipped nor over -1 dBTP.
+    sr = 44100
+    t = np.arange(int(12.0 * sr)) / sr
+    beat = (np.sin(2 * np.pi * 55 * t) * np.exp(-8 * (t % 0.5)) + 0.5 * np.sin(2 * np.pi * 330 * t)
+            * (0.5 + 0.5 * np.sin(2 * np.pi * 0.25 * t)))
+    mix = np.clip(2.0 * beat / np.abs(beat).max(), -1.0, 1.0)
+    path = tmp_path / "Finished mix.wav"
+    sf.write(path, np.stack([mix, 0.9 * mix]).T.astype(np.float32), sr, subtype="PCM_24")
+    pg = page
+    pg.goto(server + "/")
+    pg.wait_for_selector("#new-master")
+    pg.set_input_files("#master-file", [str(path)])
+    _wait(pg, "() => window.mixlab.notesVersion > 0 && window.mixlab.notes.some(n => n.code === 'clipping')", 90,
+          "the notes on the uploaded mix")
+    assert "your mix" in pg.inner_text(".notes-source")
+    clip = pg.evaluate("() => window.mixlab.notes.find(n => n.code === 'clipping')")
+    assert clip["severity"] == "problem" and clip["fix"]["kind"] == "advice"
+    assert pg.locator(".note .advice").count() >= 1 and pg.locator(".note .apply").count() == 0
+
+    _render(pg, "spotify", "wav24")
+    _wait(pg, "() => [...document.querySelectorAll('.version tr')].some(r => /Spotify/.test(r.textContent))", 120,
+          "the Spotify master in Versions")
+    version = pg.evaluate("() => window.mixlab.notesVersion")
+    pg.locator(".version tr", has_text="Spotify").locator("button.file-notes").click()
+    _wait(pg, f"() => window.mixlab.notesVersion > {version}", 60, "the notes on the master")
+    assert "Spotify master" in pg.inner_text(".notes-source")
+    codes = pg.evaluate("() => window.mixlab.notes.map(n => n.code)")
+    assert not {"true_peak_over", "too_loud_for_platform", "too_quiet"} & set(codes), codes
+    pg.wait_for_timeout(300)
+    pg.screenshot(path=str(shots / "master-session.png"))
+    pg.click(".notes-source button")  # back to the notes on the upload
+    _wait(pg, "() => window.mixlab.notes.some(n => n.code === 'clipping')", 30, "the notes on the mix again")
+    assert not pg.errors, pg.errors
+
+
+def _render(pg, target: str, fmt: str) -> None:
+    """Open the render dialog, tick only this platform and format, and start the render."""
+    pg.click("#render-btn")
+    pg.wait_for_selector("dialog[open]")
+    for name, value in (("target", target), ("format", fmt)):
+        for box in pg.query_selector_all(f"dialog input[name={name}]"):
+            (box.check if box.get_attribute("value") == value else box.uncheck)()
+    pg.click("dialog button[type=submit]")
 
 
 def _check_eq_matches_engine(pg) -> None:

@@ -279,6 +279,39 @@ def test_master_session_masters_the_uploaded_mix(api: TestClient, tmp_path: Path
     assert r.status_code == 400 and r.json()["error"]["code"] == "session.not_stems"
 
 
+def test_notes_on_the_mix_to_master_and_on_its_masters(api: TestClient, tmp_path: Path) -> None:
+    # A mix driven 6 dB into a hard clip: the notes on the upload say so (advice, no plan patch),
+    # the notes on the master of that version judge the master, and a stems session's plan notes
+    # stay where they are.
+    t = np.arange(int(4.0 * SAMPLE_RATE)) / SAMPLE_RATE
+    tone = np.sin(2 * np.pi * 220 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 0.5 * t) ** 2)
+    clipped = np.clip(2.0 * tone, -1.0, 1.0)
+    path = tmp_path / "Hot mix.wav"
+    sf.write(path, np.stack([clipped, clipped]).T.astype(np.float32), SAMPLE_RATE, subtype="FLOAT")
+    sid = new_session(api, "Hot master", kind="master")
+    assert api.get(f"/api/sessions/{sid}/notes/audio").json()["error"]["code"] == "notes.not_ready"
+    upload(api, sid, path)
+    wait_job(api, api.get(f"/api/sessions/{sid}").json()["job"]["id"])
+    doc = api.get(f"/api/sessions/{sid}/notes/audio").json()
+    assert doc["input"] == "Hot mix.wav"
+    clip = [n for n in doc["notes"] if n["code"] == "clipping"]
+    assert clip and clip[0]["severity"] == "problem" and clip[0]["fix"]["kind"] == "advice"
+    job = wait_job(api, api.post(f"/api/sessions/{sid}/render", json={"targets": ["spotify"],
+                                                                      "formats": ["wav24"]}).json()["id"])
+    assert job["state"] == "done", job["error"]
+    version = api.get(f"/api/sessions/{sid}/versions").json()["versions"][0]
+    master = next(f for f in version["files"] if f["kind"] == "master")
+    r = api.get(f"/api/sessions/{sid}/notes/audio", params={"version": version["id"], "file": master["name"]})
+    assert r.status_code == 200, r.text
+    codes = {n["code"] for n in r.json()["notes"]}
+    assert r.json()["input"] == master["name"] and not codes & {"true_peak_over", "too_loud_for_platform", "too_quiet"}
+    plan_file = next(f for f in version["files"] if f["kind"] == "plan")
+    for params in ({"version": version["id"], "file": plan_file["name"]}, {"version": version["id"], "file": "../x.wav"},
+                   {"version": "v_nope", "file": master["name"]}):
+        r = api.get(f"/api/sessions/{sid}/notes/audio", params=params)
+        assert r.status_code == 404, params
+
+
 def test_delete_session_removes_its_files(api: TestClient, stems: dict[str, Path]) -> None:
     sid = new_session(api, "To delete")
     upload(api, sid, stems["Kick"])

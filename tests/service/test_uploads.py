@@ -158,7 +158,8 @@ def test_another_users_session_is_404(client: TestClient, stems: dict[str, Path]
     theirs = services.store.create_session("someone", "Their song", "stems")
     sid = theirs["id"]
     for method, url in (("GET", f"/api/sessions/{sid}"), ("GET", f"/api/sessions/{sid}/plan"),
-                        ("GET", f"/api/sessions/{sid}/versions"), ("DELETE", f"/api/sessions/{sid}"),
+                        ("GET", f"/api/sessions/{sid}/versions"), ("GET", f"/api/sessions/{sid}/notes/audio"),
+                        ("DELETE", f"/api/sessions/{sid}"),
                         ("POST", f"/api/sessions/{sid}/mix")):
         r = client.request(method, url, json={} if method == "POST" else None)
         assert r.status_code == 404 and r.json()["error"]["code"] == "http.not_found", (method, url)

@@ -47,6 +47,7 @@ export const api = {
   mix: (sid, plan) => request('POST', `${S(sid)}/mix`, plan ? { plan } : {}),
   render: (sid, body) => request('POST', `${S(sid)}/render`, body),
   notes: (sid, plan, signal) => request('POST', `${S(sid)}/notes`, { plan }, { signal }),
+  audioNotes: (sid, { version, file } = {}, signal) => request('GET', `${S(sid)}/notes/audio${version ? `?version=${encodeURIComponent(version)}&file=${encodeURIComponent(file)}` : ''}`, undefined, { signal }),
   versions: (sid) => request('GET', `${S(sid)}/versions`),
   job: (jid) => request('GET', `/api/jobs/${encodeURIComponent(jid)}`),
   fetchJson: (url) => request('GET', url),

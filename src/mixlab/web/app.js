@@ -65,7 +65,7 @@ async function showStart() {
     h('div.drop-sub', 'WAV, AIFF, FLAC or MP3 — many files at once, or one ZIP. Mono and stereo, any lengths.'),
     h('div.drop-sub.dim', `Up to ${fmtBytes(state.options.limits?.max_upload_bytes)} per file, ${state.options.limits?.max_stems ?? 256} stems.`));
   dropTarget(drop, (files) => startWithFiles(files, files.length === 1 && !/\.zip$/i.test(files[0].name) && state.startKind === 'master' ? 'master' : 'stems'));
-  const masterInput = h('input', { type: 'file', accept: 'audio/*,.wav,.aif,.aiff,.flac,.mp3,.ogg', hidden: true, on: { change: (e) => startWithFiles([...e.target.files].slice(0, 1), 'master') } });
+  const masterInput = h('input', { type: 'file', accept: 'audio/*,.wav,.aif,.aiff,.flac,.mp3,.ogg', hidden: true, id: 'master-file', on: { change: (e) => startWithFiles([...e.target.files].slice(0, 1), 'master') } });
   clear($app,
     h('header.topbar', h('div.brand', h('span.logo', '◢◣'), 'mixlab'), h('span.dim', 'AI mixing & mastering — every decision named, editable, and yours')),
     h('main.start',
@@ -258,6 +258,7 @@ function followJob(job) {
     if (j.state === 'failed') { toast(j.error?.message || 'The job failed.', 'error', 12000); return; }
     if (!state.session || j.session_id !== state.session.id) return;
     await refreshSession();
+    if (j.kind === 'prepare' && state.session.kind === 'master') showLiveNotes();
     if (j.kind === 'mix') {
       try { const plan = await api.plan(state.session.id); store.load(plan, { keepHistory: store.loaded }); } catch (err) { toast(err.message, 'error'); }
     }
@@ -306,7 +307,7 @@ function onPlanChange(change) {
   if (store.loaded && state.session?.kind === 'stems') {
     ws.notes.request(state.session.id, store.plan, { t0 });
     if (change.kind !== 'load' || change.undo || change.redo) savePlanSoon();
-  } else if (!store.loaded) ws.notes.showPlaceholder(state.session?.kind === 'master' ? 'Mix Notes judge multitrack plans; this is a mastering session.' : 'Notes appear after the AI mix: press “AI Mix”.');
+  } else if (!store.loaded) showLiveNotes();
   if (ws.ctx) ws.ctx.t0 = null;
 }
 
@@ -320,7 +321,6 @@ function savePlanSoon() {
 // ------------------------------------------------------------------------------------- workspace
 
 function buildWorkspace(session) {
-  let ws_showVersionsFirst = false;
   const ctx = {
     store, t0: null,
     sampleRate: () => engine.ctx.sampleRate,
@@ -396,6 +396,12 @@ function buildWorkspace(session) {
     options: o, canLoadPlan: session.kind === 'stems',
     onLoadPlan: async (v) => { try { store.load(await api.fetchJson(v.plan_url), { keepHistory: true }); toast(`Loaded the plan of v${v.n} (undo to go back).`); } catch (err) { toast(err.message, 'error'); } },
     onPlayMaster: (v, f) => playMaster(f),
+    onNotes: (v, f) => {
+      ws.showTab('notes');
+      const what = f.kind === 'master' ? `the ${versions.label(f.target)} master` : 'the mix';
+      notes.showFile(session.id, { version: v.id, file: f.name, label: `${what} of v${v.n} (${f.name})`, back: () => showLiveNotes(),
+        backLabel: session.kind === 'master' ? 'your mix' : 'live notes' });
+    },
   });
   const tabNotes = h('button.tab.on', { type: 'button', on: { click: () => ws.showTab('notes') } }, 'Mix Notes');
   const tabVersions = h('button.tab', { type: 'button', on: { click: () => ws.showTab('versions') } }, 'Versions');
@@ -419,9 +425,7 @@ function buildWorkspace(session) {
         h('li', 'Compare in A/B: “Mix” is your upload, “Master” the chosen master as the platform plays it, loudness-matched.'))));
     abBtns[0].hidden = true;
     abBtns[1].textContent = 'Mix';
-    tabNotes.hidden = true;
     reason.hidden = true;
-    ws_showVersionsFirst = true;
   } else inspector.show(null, 'track');
 
   ws = {
@@ -495,7 +499,6 @@ function buildWorkspace(session) {
   engine.on('loop', (loop) => { timeline.set({ loop }); loopBtn.classList.toggle('on', loop.on); });
   engine.on('mode', () => ws.updateAb());
   ws.updateAb();
-  if (ws_showVersionsFirst) ws.showTab('versions');
   const tick = () => {
     if (!ws) return;
     const d = timeline.duration || 1;
@@ -509,7 +512,18 @@ function buildWorkspace(session) {
   };
   requestAnimationFrame(tick);
   ws.marks = marks;
-  if (!store.loaded) notes.showPlaceholder(session.kind === 'master' ? 'Mix Notes judge multitrack plans; this is a mastering session.' : 'Notes appear after the AI mix: press “AI Mix”.');
+  showLiveNotes();
+}
+
+/** The notes panel's own content: a mastering session's mix, else the live notes of the plan. */
+function showLiveNotes() {
+  const s = state.session;
+  if (!ws || !s) return;
+  if (s.kind === 'master') {
+    if (s.tracks.some((t) => t.ready && !t.problem)) ws.notes.showFile(s.id, { label: 'your mix' });
+    else ws.notes.showPlaceholder('Drop your mix: its notes (clipping, true peak, loudness for your platforms, tone, stereo) appear once it is prepared.');
+  } else if (store.loaded) ws.notes.request(s.id, store.plan, { delay: 0 });
+  else ws.notes.showPlaceholder('Notes appear after the AI mix: press “AI Mix”.');
 }
 
 async function patch(p) {

@@ -1,6 +1,8 @@
 // Mix Notes, live: the plan is judged by the server (POST /notes, cached analysis, no render)
 // ~25 ms after the last change (a drag sends once it pauses); stale requests are aborted. Notes are grouped by severity;
 // clicking one seeks to it, highlights its tracks and marks its ranges; "Apply fix" is one undo step.
+// The panel also shows the notes on one audio file (GET /notes/audio): a mastering session's mix, or a
+// rendered mix or master from Versions; a plan change goes back to the live notes.
 
 import { h, clear, mmss } from './ui.js';
 import { api } from './api.js';
@@ -17,7 +19,9 @@ export class NotesPanel {
     this.status = h('span.notes-status');
     this.counts = h('span.notes-counts');
     this.list = h('div.notes-list');
-    this.el = h('div.notes', h('div.panel-head', h('span.panel-title', 'Mix Notes'), this.counts, h('span.grow'), this.status), this.list);
+    this.source = h('div.notes-source', { hidden: true });
+    this.onBack = null;
+    this.el = h('div.notes', h('div.panel-head', h('span.panel-title', 'Mix Notes'), this.counts, h('span.grow'), this.status), this.source, this.list);
     this.controller = null;
     this.timer = null;
     this.seq = 0;
@@ -32,12 +36,8 @@ export class NotesPanel {
   }
 
   async fetch(sid, plan, t0) {
-    this.controller?.abort();
-    const controller = new AbortController();
-    this.controller = controller;
-    const seq = ++this.seq;
-    this.status.textContent = 'updating…';
-    this.status.className = 'notes-status busy';
+    const { controller, seq } = this.begin('updating…');
+    this.showSource(null);
     try {
       const doc = await api.notes(sid, plan, controller.signal);
       if (seq !== this.seq) return;
@@ -53,6 +53,42 @@ export class NotesPanel {
     }
   }
 
+  /** Start a request: abort the one in flight, show ``busy``. */
+  begin(busy) {
+    clearTimeout(this.timer);
+    this.controller?.abort();
+    const controller = new AbortController();
+    this.controller = controller;
+    this.status.textContent = busy;
+    this.status.className = 'notes-status busy';
+    return { controller, seq: ++this.seq };
+  }
+
+  /** The notes on one audio file: ``file`` of ``version``, or (no version) a mastering session's mix. */
+  async showFile(sid, { version = null, file = null, label, back = null, backLabel = 'live notes' } = {}) {
+    const { controller, seq } = this.begin(`judging ${label}…`);
+    this.showSource(label, back, backLabel);
+    try {
+      const doc = await api.audioNotes(sid, { version, file }, controller.signal);
+      if (seq !== this.seq) return;
+      this.set(doc.notes || []);
+      this.status.textContent = `${doc.notes.length} note${doc.notes.length === 1 ? '' : 's'}`;
+      this.status.className = 'notes-status';
+    } catch (err) {
+      if (err.name === 'AbortError' || seq !== this.seq) return;
+      this.status.className = 'notes-status err';
+      this.status.textContent = err.code === 'notes.not_ready' ? 'no mix yet' : err.message;
+      if (err.code === 'notes.not_ready') this.showPlaceholder(err.message);
+    }
+  }
+
+  showSource(label, back = null, backLabel = 'live notes') {
+    this.source.hidden = !label;
+    if (!label) return;
+    clear(this.source, h('span', 'Notes on ', h('b', label)), h('span.grow'),
+      back ? h('button.small.ghost', { type: 'button', on: { click: back } }, `← ${backLabel}`) : null);
+  }
+
   set(notes) {
     this.notes = notes;
     this.version = (this.version || 0) + 1;
@@ -64,7 +100,7 @@ export class NotesPanel {
     this.render();
   }
 
-  showPlaceholder(text) { this.notes = []; clear(this.list, h('div.empty', text)); this.counts.textContent = ''; }
+  showPlaceholder(text) { this.notes = []; this.showSource(null); clear(this.list, h('div.empty', text)); this.counts.textContent = ''; }
 
   render() {
     const by = Object.fromEntries(ORDER.map((s) => [s, this.notes.filter((n) => n.severity === s)]));

@@ -35,10 +35,11 @@ export function renderDialog({ options, session, onSubmit }) {
 }
 
 export class VersionsPanel {
-  constructor({ onLoadPlan, onPlayMaster, options, canLoadPlan = true }) {
+  constructor({ onLoadPlan, onPlayMaster, onNotes, options, canLoadPlan = true }) {
     this.canLoadPlan = canLoadPlan;
     this.onLoadPlan = onLoadPlan;
     this.onPlayMaster = onPlayMaster;
+    this.onNotes = onNotes;
     this.options = options;
     this.list = h('div.versions-list');
     this.el = h('div.versions', this.list);
@@ -48,6 +49,10 @@ export class VersionsPanel {
   }
 
   set(versions) { this.versions = versions || []; this.render(); }
+
+  notesButton(v, f) {
+    return h('button.small.ghost.file-notes', { type: 'button', title: `Mix Notes on ${f.name}: clipping, true peak, loudness for the platforms, tone, stereo`, on: { click: () => this.onNotes(v, f) } }, 'Notes');
+  }
 
   label(target) { return (this.options.targets || []).find((t) => t.name === target)?.label || target; }
 
@@ -63,9 +68,11 @@ export class VersionsPanel {
           h('td', this.label(f.target), ' ', h('span.dim', f.format)),
           h('td.num', { title: 'integrated loudness' }, f.loudness_lufs !== null && f.loudness_lufs !== undefined ? `${f.loudness_lufs.toFixed(1)} LUFS` : ''),
           h('td.num', { title: 'true peak' }, f.true_peak_dbtp !== null && f.true_peak_dbtp !== undefined ? `${f.true_peak_dbtp.toFixed(1)} dBTP` : ''),
-          h('td', h('button.small.ghost', { type: 'button', title: 'Play this master in A/B (as the platform will play it)', on: { click: () => this.onPlayMaster(v, f) } }, this.playing === f.url ? '◉ A/B' : '▶ A/B')),
-          h('td', h('a.dl', { href: f.url, download: f.name, title: `Download ${f.name} (${fmtBytes(f.size_bytes)})` }, '⇩ Get')))))) : null,
-        h('div.other-files', others.map((f) => h('a.dl.chip', { href: f.url, download: f.name, title: fmtBytes(f.size_bytes) }, `⇩ ${f.name}`))));
+          h('td.acts', h('button.small.ghost', { type: 'button', title: 'Play this master in A/B (as the platform will play it)', on: { click: () => this.onPlayMaster(v, f) } }, this.playing === f.url ? '◉ A/B' : '▶ A/B'),
+            this.notesButton(v, f),
+            h('a.dl', { href: f.url, download: f.name, title: `Download ${f.name} (${fmtBytes(f.size_bytes)})` }, '⇩ Get')))))) : null,
+        h('div.other-files', others.map((f) => [h('a.dl.chip', { href: f.url, download: f.name, title: fmtBytes(f.size_bytes) }, `⇩ ${f.name}`),
+          f.kind === 'mix' ? this.notesButton(v, f) : null])));
     }));
   }
 }

@@ -1,11 +1,13 @@
-"""Mix Notes of a plan, from the cached analysis (no rendering), and "apply fix"."""
+"""Mix Notes of a plan, from the cached analysis (no rendering), and "apply fix"; the notes on
+one audio file: the mix of a mastering session, a rendered mix or master."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from mixlab.engine.mix import MIX_SCHEMA
@@ -13,7 +15,7 @@ from mixlab.engine.notes import NotesSession, apply_fix, notes_document
 from mixlab.engine.plan import Plan
 from mixlab.errors import InvalidParameterError
 from mixlab.service.deps import Services, ServicesDep, SessionDep, UserDep
-from mixlab.service.errors import ApiError
+from mixlab.service.errors import ApiError, not_found
 from mixlab.service.jobs.tasks import notes_target
 from mixlab.service.schemas import ApplyFixRequest, NotesRequest
 
@@ -58,3 +60,48 @@ def _apply(services: Services, user: str, session: dict[str, Any], raw: dict[str
 async def apply_note_fix(body: ApplyFixRequest, session: SessionDep, user: UserDep,
                          services: ServicesDep) -> dict[str, Any]:
     return await run_in_threadpool(_apply, services, user, session, body.plan, body.index)
+
+
+def _audio_path(services: Services, user: str, session: dict[str, Any], version: str | None,
+                file: str | None) -> tuple[Path, str, str]:
+    """The stored file the notes are about, its name and the platform they judge loudness for."""
+    sid = session["id"]
+    if version is None:
+        if session["kind"] != "master":
+            raise ApiError(400, "notes.no_file", "Name the rendered file (version and file) to judge; a mixing "
+                           "session's live notes judge its plan.")
+        mixes = [t for t in services.store.tracks(user, sid) if t["ready"] and not t["problem"]]
+        if not mixes:
+            raise ApiError(409, "notes.not_ready", "Upload the mix to master first; its notes come once it is prepared.")
+        return services.storage.folder(user, sid, "originals") / mixes[-1]["file"], mixes[-1]["file"], notes_target(session)
+    row = services.store.version(user, sid, version)
+    record = next((f for f in (row or {}).get("files", []) if f["name"] == file), None)
+    # Only audio files the version lists: a name is never turned into a path unchecked.
+    if record is None or record["kind"] not in ("mix", "master"):
+        raise not_found("This mix or master", version_id=version, name=file)
+    path = services.storage.folder(user, sid, "versions") / version / record["name"]
+    if not path.is_file():
+        raise not_found("This mix or master", version_id=version, name=file)
+    return path, record["name"], record.get("target") or notes_target(session)
+
+
+def _audio_notes(services: Services, user: str, session: dict[str, Any], version: str | None,
+                 file: str | None) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    path, name, target = _audio_path(services, user, session, version, file)
+    ns = services.notes.for_file(path, genre=session["genre"], target=target)
+    t1 = time.perf_counter()
+    notes = ns.evaluate()
+    t2 = time.perf_counter()
+    return notes_document(ns, notes, input_name=name,
+                          timings_s={"prepare": round(t1 - t0, 4), "evaluate": round(t2 - t1, 4)})
+
+
+@router.get("/audio")
+async def audio_notes(session: SessionDep, user: UserDep, services: ServicesDep,
+                      version: str | None = Query(None, description="a version id; without it, a mastering "
+                                                  "session's uploaded mix"),
+                      file: str | None = Query(None, description="a mix or master file of that version")
+                      ) -> dict[str, Any]:
+    """The Mix Notes on one stereo file: a mastering session's mix, or a rendered mix or master."""
+    return await run_in_threadpool(_audio_notes, services, user, session, version, file)
