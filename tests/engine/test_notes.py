@@ -377,3 +377,18 @@ def test_a_part_that_comes_and_goes_masks_whenever_it_plays(tmp_path):
     notes = [n for n in _find(session.evaluate(), "masking") if n.tracks == ("Pad", "Bass")]
     assert notes and notes[0].measured["value"] >= 45.0
     assert _overlaps(notes[0], 3.0, 7.0) and not _overlaps(notes[0], 8.0, DURATION_S)
+    _fix_clears(session, session.delivered_plan(), notes[0])
+
+
+@pytest.mark.parametrize("lift_db, fix", [(6.0, "eq"), (30.0, "gain_db")])
+def test_a_masking_fix_takes_the_note_down(tmp_path, lift_db, fix):
+    # The pad lifted 6 dB covers the lead vocal around 250 Hz: a cut there uncovers it. Lifted
+    # 30 dB it covers the vocal everywhere, no cut is enough, and the fix is the pad's fader.
+    parts = _parts()
+    parts["Pad"] *= np.float32(10 ** (lift_db / 20))
+    session = _session(tmp_path, parts)
+    plan = session.delivered_plan()
+    notes = [n for n in _find(session.evaluate(plan), "masking") if n.tracks == ("Pad", "Vox Lead")]
+    assert notes and notes[0].severity == "warn"
+    assert [c["param"] for c in notes[0].fix["changes"]] == [fix]
+    _fix_clears(session, plan, notes[0])

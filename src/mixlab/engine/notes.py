@@ -360,16 +360,20 @@ class NotesSession:
         for i, t in enumerate(self.audible):
             eq = _get(plan, t.section, "eq", [])
             hp = _get(plan, t.section, "highpass_hz", None)
-            if not eq and not hp:
-                continue
-            key = json.dumps([eq, hp], sort_keys=True)
-            row = self._eq_cache.get(key)
-            if row is None:
-                sos = strip_eq_sos(eq, hp, self.sample_rate)
-                row = 10.0 ** (sos_response_db(sos, self.arrays.centres, self.sample_rate) / 10.0) if len(sos) else 1.0
-                self._eq_cache[key] = row
-            out[i] = row
+            if eq or hp:
+                out[i] = self.strip_power(eq, hp)
         return out
+
+    def strip_power(self, eq: list[dict[str, Any]], highpass_hz: float | None) -> np.ndarray:
+        """The linear power gain per band of one channel strip's high-pass and EQ (remembered)."""
+        key = json.dumps([eq, highpass_hz], sort_keys=True)
+        row = self._eq_cache.get(key)
+        if row is None:
+            sos = strip_eq_sos(eq, highpass_hz, self.sample_rate)
+            row = 10.0 ** (sos_response_db(sos, self.arrays.centres, self.sample_rate) / 10.0) if len(sos) \
+                else np.ones(len(self.arrays.centres))
+            self._eq_cache[key] = row
+        return row
 
     def delivered_plan(self) -> Plan:
         """The stems as delivered: unity gain, centred, no processing (the raw sum)."""
@@ -700,11 +704,8 @@ class NotesSession:
             frames = np.zeros(active.shape[1], dtype=bool)
             frames[covered_frames] = True
             freq = float(centres[b])
-            ratio = _db(level[j][frames, b]) - _db(level[i][frames, b])
-            cut = float(np.clip(np.median(ratio) + 3.0, 2.0, 9.0))
             m = self.audible[j]
             label = role_convention(roles[t.name]).label.lower()
-            band = {"kind": "peak", "freq_hz": round(freq), "gain_db": round(-cut, 1), "q": 1.4}
             note = Note(
                 "masking", sev, f"{m.name} masks the {label} at {_hz(freq)}",
                 f"'{m.name}' is as loud as or louder than the {label} '{t.name}' around {_hz(freq)} for "
@@ -713,10 +714,66 @@ class NotesSession:
                 ranges=_ranges(frames, frame_s, gap_s=2.0), tracks=(m.name, t.name),
                 freq_hz=(round(freq / 2 ** (1 / 6)), round(freq * 2 ** (1 / 6))),
                 measured=_value(100 * f, "% of the time", 0), target=_value(100 * rule["info_fraction"], "% of the time", 0),
-                fix=_patch((m.section, "eq", _with_bands(_get(st.plan, m.section, "eq", []), [band]),
-                            f"cut {cut:.1f} dB at {_hz(freq)} to clear the {label} '{t.name}'")))
+                fix=self._masking_fix(st, i, j, sev))
             found.append(note)
         return found
+
+    def _masking_fix(self, st: _PlanState, i: int, j: int, sev: str) -> dict[str, Any]:
+        """What uncovers track ``i`` from the masker ``j`` (the note drops under ``sev``): bell
+        cuts on ``j`` at the essential band of ``i`` it covers most, the median excess + 3 dB
+        (2..9), again at the band that then covers it most (a masker often covers several), at
+        most three cuts and 12 dB in one band. A masker that covers ``i`` whatever the cuts is
+        too loud for it across the range: its fader comes down instead, by the least of 3, 6, 9,
+        12, 18 dB that does it."""
+        rule = self.rules["masking"]
+        level, active = st.coarse_bands, st.coarse_active
+        centres = self.arrays.centres
+        usable = (centres >= 40.0) & (centres <= 12500.0)
+        act_idx = np.flatnonzero(active[i])
+        spec = level[i][act_idx].mean(axis=0)
+        ess_idx = np.flatnonzero(usable & (_db(spec) > _db(spec[usable].max()) - 10.0))
+        mine = level[i][act_idx][:, ess_idx]
+        theirs = level[j][act_idx][:, ess_idx]
+        both = active[j][act_idx]
+        together = max(int(both.sum()), 1)
+        t, m = self.audible[i], self.audible[j]
+        label = role_convention(st.roles[t.name]).label.lower()
+        eq, hp = _get(st.plan, m.section, "eq", []), _get(st.plan, m.section, "highpass_hz", None)
+        base = np.maximum(st.eq[j][ess_idx], 1e-30)
+
+        def coverage(gain: np.ndarray) -> np.ndarray:
+            covered = (theirs * gain[np.newaxis, :] >= mine) & both[:, np.newaxis]
+            return covered
+
+        def bells(cuts: dict[int, float]) -> list[dict[str, Any]]:
+            return [{"kind": "peak", "freq_hz": round(float(centres[ess_idx[k]])), "gain_db": round(-c, 1), "q": 1.4}
+                    for k, c in sorted(cuts.items())]
+
+        cuts: dict[int, float] = {}  # essential band -> dB cut
+        cleared = False
+        for _ in range(6):
+            gain = (self.strip_power(_with_bands(eq, bells(cuts)), hp)[ess_idx] / base) if cuts else np.ones(len(ess_idx))
+            covered = coverage(gain)
+            fraction = covered.sum(axis=0) / together
+            k = int(np.argmax(fraction))
+            if _RANK.get(_grade(float(fraction[k]), rule, "fraction") or "", -1) < _RANK[sev]:
+                cleared = True
+                break
+            if cuts.get(k, 0.0) >= 12.0 or (k not in cuts and len(cuts) >= 3):
+                break
+            excess = _db(theirs[covered[:, k], k] * gain[k]) - _db(mine[covered[:, k], k])
+            cuts[k] = min(cuts.get(k, 0.0) + float(np.clip(np.median(excess) + 3.0, 2.0, 9.0)), 12.0)
+        if not cleared:
+            # the least drop that uncovers all but the allowed share of the frames in every band
+            allowed = int(math.ceil(rule[f"{sev}_fraction"] * together)) - 1
+            ratio = np.sort(np.where(both[:, np.newaxis], theirs / np.maximum(mine, 1e-30), 0.0), axis=0)[::-1]
+            drop = float(np.ceil(2.0 * (10.0 * np.log10(max(float(ratio[max(allowed, 0)].max()), 1e-30)) + 0.5)) / 2.0)
+            gain_db = float(_get(st.plan, m.section, "gain_db", 0.0))
+            return _patch((m.section, "gain_db", round(gain_db - max(drop, 0.5), 1),
+                           f"down {max(drop, 0.5):.1f} dB: '{m.name}' covers the {label} '{t.name}' across its range, "
+                           "more than EQ cuts can clear"))
+        where = " and ".join(f"{c:.1f} dB at {_hz(float(centres[ess_idx[k]]))}" for k, c in sorted(cuts.items()))
+        return _patch((m.section, "eq", _with_bands(eq, bells(cuts)), f"cut {where} to clear the {label} '{t.name}'"))
 
     def _sibilance_notes(self, st: _PlanState) -> list[Note]:
         rule = self.rules["sibilance"]
@@ -788,9 +845,7 @@ class NotesSession:
         centre = round(math.sqrt(rule["low_hz"] * rule["high_hz"]))
         for cut in (0.0, 3.0, 6.0, 9.0, 12.0):
             new_eq = _with_bands(eq, [{"kind": "peak", "freq_hz": centre, "gain_db": -cut, "q": 1.0}]) if cut else eq
-            row = 10.0 ** (sos_response_db(strip_eq_sos(new_eq, hp, self.sample_rate), c, self.sample_rate) / 10.0) \
-                if cut else st.eq[i]
-            trial = bands * (row / np.maximum(st.eq[i], 1e-30))[np.newaxis, :]
+            trial = bands * (self.strip_power(new_eq, hp) / np.maximum(st.eq[i], 1e-30))[np.newaxis, :]
             if self._sibilant(trial, act, new_t, t).sum() / act.sum() < rule["info_fraction"]:
                 break
         if cut:
