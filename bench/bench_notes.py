@@ -1361,8 +1361,8 @@ def side_summary(rows: list[dict]) -> dict:
     return dict(sorted(out.items()))
 
 
-def print_report(rows: list[dict], tables: dict, summary: dict, clean: list[dict], side: dict, timing: dict | None
-                 ) -> None:
+def print_report(rows: list[dict], tables: dict, summary: dict, clean: list[dict], side: dict, timing: dict | None,
+                 fixes: dict | None = None) -> None:
     def cell(c) -> str:
         if not c:
             return "-"
@@ -1418,6 +1418,20 @@ def print_report(rows: list[dict], tables: dict, summary: dict, clean: list[dict
         log("\nmissed:")
         for r in missed:
             log(f"  {r['case']}: {describe_row(r)}")
+    if fixes:
+        log("\none-click fixes applied (stem inputs, clean and clear; gone / lower severity / stays; new problem notes):")
+        if "error" in fixes or "skipped" in fixes:
+            log(f"  {'ERROR' if 'error' in fixes else 'SKIPPED'}: {fixes.get('error') or fixes.get('skipped')}")
+        else:
+            for code, c in sorted(fixes["by_code"].items()):
+                log(f"  {code:22s} {c['fixes']:4d} fixes: {c['gone']:4d} gone {c['lower']:4d} lower {c['stays']:4d} stays;"
+                    f" {c['new_problem']:3d} with a new problem")
+            t = fixes["total"]
+            log(f"  {'all':22s} {t['fixes']:4d} fixes: {t['gone']:4d} gone {t['lower']:4d} lower {t['stays']:4d} stays;"
+                f" {t['new_problem']:3d} with a new problem  ({fixes['inputs']} inputs, {fixes['wall_s']:.0f} s)")
+            for f in fixes["failures"][:12]:
+                log(f"    {f['case']}: {f['code']} ({f['severity']}) on {f['tracks']}: {f['outcome']}"
+                    f"{', new problems ' + str(f['new_problems']) if f['new_problems'] else ''}")
     if timing:
         log("\nnote update after a plan change (NotesSession.evaluate):")
         if "skipped" in timing:
@@ -1481,6 +1495,62 @@ for i in range(repeats):
 print(json.dumps({"from_stems_s": t1 - t0, "first_evaluate_s": t2 - t1, "first_notes": len(first),
                   "times_s": times, "notes_min": min(sizes), "notes_max": max(sizes)}))
 """
+
+
+# Every note with a plan patch on the stem inputs (the clean controls and the planted cases at
+# "clear"), in one process: apply the fix to the plan judged (the stems as delivered), evaluate
+# again. A fix works when no note of that code on those tracks is left at the same severity or
+# higher, and no problem-severity note appears that was not there before.
+_FIXES_CHILD = r"""
+import json, sys
+from mixlab.engine.notes import NotesSession, apply_fix
+RANK = {"info": 0, "warn": 1, "problem": 2}
+target = sys.argv[1]
+for line in sys.stdin:
+    job = json.loads(line)
+    session = NotesSession.from_stems(job["input"], genre=job["genre"], target=target)
+    plan = session.delivered_plan()
+    before = session.evaluate(plan)
+    old_problems = {(n.code, n.tracks) for n in before if n.severity == "problem"}
+    for k, note in enumerate(before):
+        if not note.fix or note.fix.get("kind") != "patch":
+            continue
+        after = session.evaluate(apply_fix(plan, note))
+        same = [n for n in after if n.code == note.code and set(n.tracks) == set(note.tracks)]
+        left = max((RANK[n.severity] for n in same), default=-1)
+        new = [(n.code, list(n.tracks)) for n in after if n.severity == "problem" and (n.code, n.tracks) not in old_problems]
+        print(json.dumps({"case": job["case"], "code": note.code, "severity": note.severity, "tracks": list(note.tracks),
+                          "outcome": "gone" if left < 0 else "lower" if left < RANK[note.severity] else "stays",
+                          "new_problems": new}), flush=True)
+"""
+
+
+def bench_fixes(rows: list[dict], songs: dict[str, str], *, target: str) -> dict:
+    """Apply every patch fix on the clean and "clear" stem inputs (``_FIXES_CHILD``) and count what happens."""
+    jobs = [dict(case=r["case"], input=str(bl.REPO_DIR / r["input"]), genre=songs[r["song"]])
+            for r in rows if r["kind"] == "stem" and r.get("input") and r.get("strength") in (None, "clear")
+            and (bl.REPO_DIR / r["input"]).is_dir()]
+    if not jobs:
+        return dict(skipped="no stem inputs on disk")
+    log(f"== fixes: every patch fix on {len(jobs)} stem inputs (clean and clear), applied and evaluated again")
+    t0 = time.perf_counter()
+    res = subprocess.run([bl.PYTHON, "-c", _FIXES_CHILD, target], input="".join(json.dumps(j) + "\n" for j in jobs),
+                         capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S * 4)
+    found = [json.loads(ln) for ln in res.stdout.splitlines() if ln.startswith("{")]
+    if res.returncode != 0:
+        return dict(error=f"fixes child exit {res.returncode}: " + " | ".join(res.stderr.strip().splitlines()[-3:]),
+                    partial=found)
+    by_code: dict[str, dict] = {}
+    for f in found:
+        c = by_code.setdefault(f["code"], dict(fixes=0, gone=0, lower=0, stays=0, new_problem=0))
+        c["fixes"] += 1
+        c[f["outcome"]] += 1
+        c["new_problem"] += bool(f["new_problems"])
+    total = dict(fixes=len(found), gone=sum(f["outcome"] == "gone" for f in found),
+                 lower=sum(f["outcome"] == "lower" for f in found), stays=sum(f["outcome"] == "stays" for f in found),
+                 new_problem=sum(bool(f["new_problems"]) for f in found))
+    return dict(inputs=len(jobs), wall_s=round(time.perf_counter() - t0, 1), total=total, by_code=by_code,
+                failures=[f for f in found if f["outcome"] == "stays" or f["new_problems"]])
 
 
 def build_timing_set(songs: list[str], *, seed: int) -> Path:
@@ -1723,7 +1793,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--songs", nargs="*", help="song ids (default: every song with stems)")
     ap.add_argument("--codes", help=f"comma-separated codes to plant (default all: {','.join(ALL_CODES)})")
     ap.add_argument("--strengths", default=",".join(STRENGTHS), help="comma-separated, of subtle,clear,strong")
-    ap.add_argument("--skip", nargs="*", default=[], choices=["timing", "stems", "mix"], help="leave parts out")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["timing", "stems", "mix", "fixes"], help="leave parts out")
     ap.add_argument("--excerpt-s", type=float, default=DEFAULT_EXCERPT_S, help="excerpt length per song (default 60)")
     ap.add_argument("--seed", type=int, default=0, help="base seed of the plantings (default 0)")
     ap.add_argument("--target", default="spotify", help="platform passed to mixlab notes --target (default spotify)")
@@ -1810,6 +1880,13 @@ def main(argv: list[str] | None = None) -> int:
             log(f"  {label:38s} {describe_row(row)}")
         del s
 
+    fixes = None
+    if "fixes" not in skip and not args.plant_only and "stem" in kinds:
+        try:
+            fixes = bench_fixes(rows, {i["song"]: i["genre"] for i in song_info}, target=args.target)
+        except Exception as exc:  # the accuracy results still get written
+            fixes = dict(error=f"{type(exc).__name__}: {exc}")
+
     timing = None
     if "timing" not in skip and not args.plant_only:
         try:
@@ -1824,7 +1901,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = recall_summary(tables) if tables else {}
     clean = clean_summary(rows)
     side = side_summary(rows)
-    print_report(rows, tables, summary, clean, side, timing)
+    print_report(rows, tables, summary, clean, side, timing, fixes)
     walls = [r["wall_s"] for r in rows if "wall_s" in r]
     out = dict(schema=SCHEMA, started=started.isoformat(timespec="seconds"),
                finished=dt.datetime.now().astimezone().isoformat(timespec="seconds"), versions=versions,
@@ -1835,6 +1912,7 @@ def main(argv: list[str] | None = None) -> int:
                              stem_defects={k: dict(values=v, unit=u) for k, (v, u) in STEM_DEFECTS.items()},
                              mix_defects={k: dict(values=v, unit=u) for k, (v, u) in MIX_DEFECTS.items()}),
                songs=song_info, recall=tables, recall_summary=summary, clean=clean, side_notes=side, timing=timing,
+               fixes=fixes,
                notes_runs=dict(n=len(walls), wall_s_total=round(sum(walls), 1),
                                wall_s_median=round(statistics.median(walls), 2) if walls else None),
                cases=rows)
