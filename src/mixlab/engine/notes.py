@@ -723,8 +723,8 @@ class NotesSession:
         cuts on ``j`` at the essential band of ``i`` it covers most, the median excess + 3 dB
         (2..9), again at the band that then covers it most (a masker often covers several), at
         most three cuts and 12 dB in one band. A masker that covers ``i`` whatever the cuts is
-        too loud for it across the range: its fader comes down instead, by the least of 3, 6, 9,
-        12, 18 dB that does it."""
+        too loud for it across the range: its fader comes down instead, by the least that does it
+        (+0.5 dB)."""
         rule = self.rules["masking"]
         level, active = st.coarse_bands, st.coarse_active
         centres = self.arrays.centres
@@ -741,10 +741,6 @@ class NotesSession:
         eq, hp = _get(st.plan, m.section, "eq", []), _get(st.plan, m.section, "highpass_hz", None)
         base = np.maximum(st.eq[j][ess_idx], 1e-30)
 
-        def coverage(gain: np.ndarray) -> np.ndarray:
-            covered = (theirs * gain[np.newaxis, :] >= mine) & both[:, np.newaxis]
-            return covered
-
         def bells(cuts: dict[int, float]) -> list[dict[str, Any]]:
             return [{"kind": "peak", "freq_hz": round(float(centres[ess_idx[k]])), "gain_db": round(-c, 1), "q": 1.4}
                     for k, c in sorted(cuts.items())]
@@ -753,7 +749,7 @@ class NotesSession:
         cleared = False
         for _ in range(6):
             gain = (self.strip_power(_with_bands(eq, bells(cuts)), hp)[ess_idx] / base) if cuts else np.ones(len(ess_idx))
-            covered = coverage(gain)
+            covered = (theirs * gain[np.newaxis, :] >= mine) & both[:, np.newaxis]
             fraction = covered.sum(axis=0) / together
             k = int(np.argmax(fraction))
             if _RANK.get(_grade(float(fraction[k]), rule, "fraction") or "", -1) < _RANK[sev]:
