@@ -768,7 +768,8 @@ class NotesSession:
             return _patch((m.section, "gain_db", round(gain_db - max(drop, 0.5), 1),
                            f"down {max(drop, 0.5):.1f} dB: '{m.name}' covers the {label} '{t.name}' across its range, "
                            "more than EQ cuts can clear"))
-        where = " and ".join(f"{c:.1f} dB at {_hz(float(centres[ess_idx[k]]))}" for k, c in sorted(cuts.items()))
+        parts = [f"{c:.1f} dB at {_hz(float(centres[ess_idx[k]]))}" for k, c in sorted(cuts.items())]
+        where = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         return _patch((m.section, "eq", _with_bands(eq, bells(cuts)), f"cut {where} to clear the {label} '{t.name}'"))
 
     def _sibilance_notes(self, st: _PlanState) -> list[Note]:
