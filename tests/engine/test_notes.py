@@ -117,9 +117,13 @@ def test_silent_stem_and_sample_rate_mismatch(tmp_path):
     assert mismatch and mismatch[0].measured["value"] == 48000
 
 
-def test_inverted_twin_is_a_polarity_problem_and_the_flip_fixes_it(tmp_path):
+@pytest.mark.parametrize("delay", [0, 2])
+def test_inverted_twin_is_a_polarity_problem_and_the_flip_fixes_it(tmp_path, delay):
+    # Also 2 samples late (a second mic 1.5 cm further): the cancellation measured on the inverted
+    # pair must not come back as phase_cancellation once the plan flips it.
     parts = _parts()
-    parts["Kick Sub"] = (-0.8 * parts["Kick"]).astype(np.float32)
+    twin = _late_copy(parts["Kick"], delay, 0.8) if delay else 0.8 * parts["Kick"]
+    parts["Kick Sub"] = (-twin).astype(np.float32)
     session = _session(tmp_path, parts)
     plan = session.delivered_plan()
     notes = _find(session.evaluate(plan), "polarity")
@@ -380,15 +384,30 @@ def test_a_part_that_comes_and_goes_masks_whenever_it_plays(tmp_path):
     _fix_clears(session, session.delivered_plan(), notes[0])
 
 
-@pytest.mark.parametrize("lift_db, fix", [(6.0, "eq"), (30.0, "gain_db")])
+@pytest.mark.parametrize("lift_db, fix", [(4.0, "eq"), (8.0, "gain_db"), (20.0, None)])
 def test_a_masking_fix_takes_the_note_down(tmp_path, lift_db, fix):
-    # The pad lifted 6 dB covers the lead vocal around 250 Hz: a cut there uncovers it. Lifted
-    # 30 dB it covers the vocal everywhere, no cut is enough, and the fix is the pad's fader.
+    # A pad with the vocal's own spectrum (the vocal reversed) covers it in every band it has:
+    # 4 dB over, cuts at two bands uncover it; 8 dB over, three cuts are not enough and the fix
+    # is the pad's fader; 20 dB over, no fader move a fix should make: advice.
     parts = _parts()
-    parts["Pad"] *= np.float32(10 ** (lift_db / 20))
+    parts["Pad"] = parts["Vox Lead"][:, ::-1].copy() * np.float32(10 ** (lift_db / 20))
     session = _session(tmp_path, parts)
     plan = session.delivered_plan()
     notes = [n for n in _find(session.evaluate(plan), "masking") if n.tracks == ("Pad", "Vox Lead")]
     assert notes and notes[0].severity == "warn"
-    assert [c["param"] for c in notes[0].fix["changes"]] == [fix]
+    if fix is None:
+        assert notes[0].fix["kind"] == "advice" and "arrangement" in notes[0].fix["text"]
+        return
+    assert [(c["section"], c["param"]) for c in notes[0].fix["changes"]] == [("track:Pad", fix)]
     _fix_clears(session, plan, notes[0])
+
+
+def test_a_lead_that_masks_is_not_pulled_down_into_a_buried_lead(tmp_path):
+    # A synth lead at its place covers a lead vocal 10 dB down across its range: pulling the synth
+    # down far enough would bury it, so the fix is advice, not a fader.
+    parts = _parts()
+    parts["Lead Synth"] = parts.pop("Pad") * np.float32(10 ** (6 / 20))
+    parts["Vox Lead"] *= np.float32(10 ** (-10 / 20))
+    session = _session(tmp_path, parts)
+    note = [n for n in _find(session.evaluate(), "masking") if n.tracks == ("Lead Synth", "Vox Lead")][0]
+    assert note.fix["kind"] == "advice" and "it is a lead" in note.fix["text"]

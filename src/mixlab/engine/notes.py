@@ -20,6 +20,7 @@ judged from their measured alignment instead). Compressors are not modelled.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -532,7 +533,6 @@ class NotesSession:
         spectrum = _db(mix_frames[loud].mean(axis=0))
         ref = (centres >= 100.0) & (centres <= 5000.0)
         offset = float(np.mean(spectrum[ref] - self.tone_target[ref]))
-        deviation = spectrum - self.tone_target - offset
         frame_dev = _db(mix_frames) - self.tone_target[np.newaxis, :] - offset  # (F, B)
         smooth = int(round(3.0 / FRAME_S))
         for code in ("boomy", "low_end_buildup", "harsh", "dull"):
@@ -542,13 +542,7 @@ class NotesSession:
                 continue
             under = rule["direction"] == "under"
             tol = float(np.mean(self.tone_tolerance[band]))
-            excess = float(_db(np.mean(10 ** (deviation[band] / 10.0))) if not under else np.mean(deviation[band]))
-            beyond = (-excess - tol) if under else (excess - tol)
-            sev = _grade(beyond, rule, "db")
-            bump = self._bump(deviation, rule)
-            sev_bump = _grade(bump, rule, "bump_db") if bump is not None else None
-            if _RANK.get(sev_bump or "", -1) > _RANK.get(sev or "", -1):
-                sev = sev_bump
+            sev, excess, beyond, bump, sev_bump = self._tone_grade(spectrum, code)
             if not sev:
                 continue
             if under:
@@ -560,7 +554,6 @@ class NotesSession:
             ranges = _ranges(mask, FRAME_S, gap_s=2.0, min_s=1.0, whole=0.8)
             lo, hi = rule["low_hz"], min(rule["high_hz"], 0.45 * self.sample_rate)
             centre = float(math.sqrt(lo * hi))
-            amount = float(np.clip(beyond + 1.0, 1.5, 8.0))
             contrib = st.contributions(band)
             names = tuple(self.audible[i].name for i in contrib[:2]) if self.kind == "stems" else ()
             words = {"boomy": ("Boomy low end", "too much sub and bass", "the low end booms and masks the kick"),
@@ -573,10 +566,30 @@ class NotesSession:
                    + f", {_where(ranges)}; {words[2]}.")
             if names:
                 msg += f" Most of it comes from {', '.join(repr(n) for n in names)}."
-            fix = self._tone_fix(st, code, centre, amount, under, contrib)
+            fix = self._tone_fix(st, code, centre, beyond, sev, spectrum)
             out.append(Note(code, sev, words[0], msg, ranges=ranges, tracks=names, freq_hz=(lo, hi),
                             measured=_value(excess, "dB"), target=_value(0.0, "dB"), fix=fix))
         return out
+
+    def _tone_grade(self, spectrum: np.ndarray, code: str) -> tuple[str | None, float, float, float | None, str | None]:
+        """A tone code on the mix's long-term spectrum (dB per band): severity, the region's
+        excess over the genre's target (level-normalised over 100 Hz-5 kHz), how far beyond the
+        tolerance that is, the bump against the neighbouring regions and the bump's severity."""
+        c = self.arrays.centres
+        rule = self.rules[code]
+        band = (c >= rule["low_hz"]) & (c <= rule["high_hz"]) & (c < 0.45 * self.sample_rate)
+        ref = (c >= 100.0) & (c <= 5000.0)
+        deviation = spectrum - self.tone_target - float(np.mean(spectrum[ref] - self.tone_target[ref]))
+        under = rule["direction"] == "under"
+        tol = float(np.mean(self.tone_tolerance[band]))
+        excess = float(_db(np.mean(10 ** (deviation[band] / 10.0))) if not under else np.mean(deviation[band]))
+        beyond = (-excess - tol) if under else (excess - tol)
+        sev = _grade(beyond, rule, "db")
+        bump = self._bump(deviation, rule)
+        sev_bump = _grade(bump, rule, "bump_db") if bump is not None else None
+        if _RANK.get(sev_bump or "", -1) > _RANK.get(sev or "", -1):
+            sev = sev_bump
+        return sev, excess, beyond, bump, sev_bump
 
     def _bump(self, deviation: np.ndarray, rule: dict[str, Any]) -> float | None:
         """How far a region stands out from the regions either side of it (``neighbours_hz``),
@@ -592,30 +605,46 @@ class NotesSession:
             return None
         return float(np.mean(deviation[region]) - np.mean(deviation[near]))
 
-    def _tone_fix(self, st: _PlanState, code: str, centre: float, amount: float, under: bool,
-                  contrib: list[int]) -> dict[str, Any]:
+    def _tone_fix(self, st: _PlanState, code: str, centre: float, beyond: float, sev: str,
+                  spectrum: np.ndarray) -> dict[str, Any]:
+        """A mix-bus shelf or bell toward the genre's curve: ``beyond`` + 1 dB (1.5..8), more (x1.5,
+        x2, to 12 dB) while the note would keep its severity; on a mix file, that as advice."""
+        under = self.rules[code]["direction"] == "under"
+        amount = float(np.clip(beyond + 1.0, 1.5, 8.0))
         if self.kind == "mix":
             move = "boost" if under else "cut"
             return _advice(f"{move.capitalize()} about {amount:.1f} dB around {_hz(centre)} on the mix bus (a broad "
                            f"{'shelf' if code in ('dull', 'boomy') else 'bell'}), or let `mixlab master --genre "
                            f"{self.genre}` match the tonal target.")
-        if under or code == "boomy":
-            kind = "high_shelf" if under else "low_shelf"
-            freq = 10000.0 if under else 120.0
-            band = {"kind": kind, "freq_hz": freq, "gain_db": round(amount if under else -amount, 1), "q": 0.7}
-        else:
-            band = {"kind": "peak", "freq_hz": round(centre), "gain_db": round(-amount, 1), "q": 1.0}
         current = _get(st.plan, "bus:mix", "eq", [])
-        return _patch(("bus:mix", "eq", _with_bands(current, [band]),
+        now = self._bus_response_db(current)
+        for step in (amount, 1.5 * amount, 2.0 * amount, 12.0):
+            gain = round(min(step, 12.0) if under else -min(step, 12.0), 1)
+            if under or code == "boomy":
+                band = {"kind": "high_shelf" if under else "low_shelf", "freq_hz": 10000.0 if under else 120.0,
+                        "gain_db": gain, "q": 0.7}
+            else:
+                band = {"kind": "peak", "freq_hz": round(centre), "gain_db": gain, "q": 1.0}
+            new = _with_bands(current, [band])
+            after = self._tone_grade(spectrum + self._bus_response_db(new) - now, code)[0]
+            if _RANK.get(after or "", -1) < _RANK[sev]:
+                break
+        return _patch(("bus:mix", "eq", new,
                        f"{'lift' if band['gain_db'] > 0 else 'cut'} {abs(band['gain_db']):.1f} dB at {_hz(band['freq_hz'])} "
                        f"on the mix bus toward the {self.genre} tonal target"))
+
+    def _bus_response_db(self, bands: list[dict[str, Any]]) -> np.ndarray:
+        """The mix bus EQ's response per band (dB)."""
+        if not bands:
+            return np.zeros(len(self.arrays.centres))
+        sos = eq_sos([EQBand(**b) for b in bands], self.sample_rate)
+        return sos_response_db(sos, self.arrays.centres, self.sample_rate)
 
     def _balance_notes(self, st: _PlanState) -> list[Note]:
         out: list[Note] = []
         roles = st.roles
-        targets = role_targets(self.audible, roles, genre_mixing(self.genre), st.active)
         rel = st.relative
-        leads = _leads(self.audible, roles, rel, st.muted)
+        targets, leads = st.targets, st.leads
         for i in leads:
             t = self.audible[i]
             deficit = float(targets[i] - rel[i])
@@ -724,7 +753,8 @@ class NotesSession:
         (2..9), again at the band that then covers it most (a masker often covers several), at
         most three cuts and 12 dB in one band. A masker that covers ``i`` whatever the cuts is
         too loud for it across the range: its fader comes down instead, by the least that does it
-        (+0.5 dB)."""
+        (+0.5 dB), up to 9 dB. Past that, or when the masker is a lead (down, it would be
+        buried), no fader move is right: advice."""
         rule = self.rules["masking"]
         level, active = st.coarse_bands, st.coarse_active
         centres = self.arrays.centres
@@ -759,14 +789,28 @@ class NotesSession:
                 break
             excess = _db(theirs[covered[:, k], k] * gain[k]) - _db(mine[covered[:, k], k])
             cuts[k] = min(cuts.get(k, 0.0) + float(np.clip(np.median(excess) + 3.0, 2.0, 9.0)), 12.0)
+        is_lead = j in st.leads
+        if cleared and is_lead:
+            # a lead's cuts must not bury it: its loudness change, K-weighted over its bands
+            w = self.band_totals[j] * self.arrays.k_gain * st.weights[j]
+            change = 10.0 * math.log10(max(float((w * self.strip_power(_with_bands(eq, bells(cuts)), hp)
+                                                  / np.maximum(st.eq[j], 1e-30)).sum()), 1e-30) / max(float(w.sum()), 1e-30))
+            cleared = st.targets[j] - (st.relative[j] + change) < self.rules["buried_lead"]["problem_lu"]
         if not cleared:
             # the least drop that uncovers all but the allowed share of the frames in every band
             allowed = int(math.ceil(rule[f"{sev}_fraction"] * together)) - 1
             ratio = np.sort(np.where(both[:, np.newaxis], theirs / np.maximum(mine, 1e-30), 0.0), axis=0)[::-1]
-            drop = float(np.ceil(2.0 * (10.0 * np.log10(max(float(ratio[max(allowed, 0)].max()), 1e-30)) + 0.5)) / 2.0)
+            drop = max(float(np.ceil(2.0 * (10.0 * np.log10(max(float(ratio[max(allowed, 0)].max()), 1e-30)) + 0.5)) / 2.0),
+                       0.5)
+            if is_lead or drop > _MASKING_MAX_FADER_DB:
+                why = ("it is a lead: enough less of it, or cuts deep enough, would bury it" if is_lead else
+                       f"it would take {drop:.1f} dB less '{m.name}', more than EQ cuts on it can clear")
+                return _advice(f"'{m.name}' covers the {label} '{t.name}' across its range; {why}. Give the two their "
+                               "own room in the arrangement (register, octave, rhythm) or decide which one leads and "
+                               "set the faders by ear.")
             gain_db = float(_get(st.plan, m.section, "gain_db", 0.0))
-            return _patch((m.section, "gain_db", round(gain_db - max(drop, 0.5), 1),
-                           f"down {max(drop, 0.5):.1f} dB: '{m.name}' covers the {label} '{t.name}' across its range, "
+            return _patch((m.section, "gain_db", round(gain_db - drop, 1),
+                           f"down {drop:.1f} dB: '{m.name}' covers the {label} '{t.name}' across its range, "
                            "more than EQ cuts can clear"))
         parts = [f"{c:.1f} dB at {_hz(float(centres[ess_idx[k]]))}" for k, c in sorted(cuts.items())]
         where = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
@@ -907,8 +951,8 @@ class NotesSession:
                     fix=_patch((sec, "offset_ms", round(new_offset, 2), f"moves '{late}' {abs(lag):.1f} ms earlier"))))
             elif abs(lag) < time_rule["min_ms"] and not inverted:
                 # Summed at a small misalignment the pair combs; the measured cancellation holds while
-                # the plan leaves the pair as delivered.
-                if abs(lag - al.lag_ms) > 0.05 or abs(al.lag_ms) < 1000.0 / self.sample_rate:
+                # the plan leaves the pair as delivered (same offsets, same polarities).
+                if flipped or abs(lag - al.lag_ms) > 0.05 or abs(al.lag_ms) < 1000.0 / self.sample_rate:
                     continue
                 sev_low = _grade(al.low_cancellation_db, phase_rule, "db", under=True)
                 sev_notch = _grade(al.notch_db, phase_rule, "notch_db", under=True)
@@ -1037,8 +1081,7 @@ class _PlanState:
         mix = np.einsum("tfb,tb->fb", energy, self.weights, optimize=False)
         bus = _get(plan, "bus:mix", "eq", []) if session.kind == "stems" else []
         if bus:
-            sos = eq_sos([EQBand(**b) for b in bus], arrays.sample_rate)
-            mix = mix * (10.0 ** (sos_response_db(sos, arrays.centres, arrays.sample_rate) / 10.0))[np.newaxis, :]
+            mix = mix * (10.0 ** (session._bus_response_db(bus) / 10.0))[np.newaxis, :]
         self.mix_bands = mix
         self.coarse_bands = session.coarse_energy * (self.eq * lin[:, np.newaxis]).astype(np.float32)[:, np.newaxis, :]
         self.coarse_active = session.coarse_active & ~self.muted[:, np.newaxis]
@@ -1048,6 +1091,16 @@ class _PlanState:
         act = self.active & (kp > 0)
         self.relative = relative_loudness(np.zeros(len(tracks)), kp, act)
         self.gains = gains
+
+    @functools.cached_property
+    def targets(self) -> np.ndarray:
+        """Each track's loudness target against the mix where it plays (LU), by role and genre."""
+        s = self.session
+        return role_targets(s.audible, self.roles, genre_mixing(s.genre), self.active)
+
+    @functools.cached_property
+    def leads(self) -> list[int]:
+        return _leads(self.session.audible, self.roles, self.relative, self.muted)
 
     def gain_change_for(self, i: int, target_lu: float) -> float:
         """The gain change (dB) that puts track ``i`` at ``target_lu`` against the mix where it
@@ -1105,6 +1158,7 @@ def _known_roles() -> frozenset[str]:
     return frozenset(ROLES)
 
 
+_MASKING_MAX_FADER_DB = 9.0  # a masking fix moves a fader at most this far; past it, advice
 _DEESS_RATIO = DeEsserSettings.ratio  # the mix's de-esser (engine.mix_render) at its defaults
 _DEESS_MAX_DB = DeEsserSettings.max_reduction_db
 _LEAD_ROLES = ("lead_vocal", "synth_lead")
