@@ -3,7 +3,7 @@
 Usage (from the repository root, after ``bench/render_stems.py``)::
 
     .venv/bin/python bench/bench_notes.py [--songs ID ...] [--codes hum,clipping] [--strengths clear]
-                                          [--skip timing|stems|mix] [--excerpt-s 60] [--snapshot [REV]]
+                                          [--skip timing|stems|mix|fixes] [--excerpt-s 60] [--snapshot [REV]]
     .venv/bin/python bench/bench_notes.py --self-test     # planting and scoring code on synthetic audio
 
 Material: an excerpt of each song (``--excerpt-s``, default 60 s, where most stems play) of its
@@ -27,7 +27,8 @@ either of the pair; for masking the masker or the bass). Reported: recall per co
 (the issue's bar: >= 90 % at the clear strength), the problem-severity notes per clean input (the
 bar: at most one), the other notes raised on planted cases ("side notes"), and the time a
 ``NotesSession.evaluate(plan)`` takes after one fader, pan or EQ change on a 32-track x 4-minute
-session (the bar: <= 50 ms).
+session (the bar: <= 50 ms), and what every one-click fix does on the stem inputs at clear and the
+clean controls (the bar: the note goes or drops in severity, and no new problem note).
 
 Results: tables on stdout, ``bench/out/notes/results.json`` and a timestamped copy.
 """
