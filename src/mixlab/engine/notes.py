@@ -657,7 +657,7 @@ class NotesSession:
                 f"The lead '{t.name}' sits {rel[i]:+.1f} LU against the mix where it plays; a "
                 f"{role_convention(roles[t.name]).label.lower()} in {self.genre} sits near {targets[i]:+.1f}. "
                 "Listeners follow the lead: if it is under the accompaniment the song is lost."
-                + ("" if roles[t.name] in _LEAD_ROLES else
+                + ("" if roles[t.name] in LEAD_ROLES else
                    " (No track is a lead vocal or synth lead, so the most prominent melodic part is taken as the "
                    "lead; set another track's role to lead if it carries the tune.)"),
                 ranges=_ranges(st.active[i], FRAME_S, gap_s=3.0, whole=0.6), tracks=(t.name,),
@@ -690,7 +690,6 @@ class NotesSession:
     def _masking_notes(self, st: _PlanState) -> list[Note]:
         rule = self.rules["masking"]
         centres = self.arrays.centres
-        usable = (centres >= 40.0) & (centres <= 12500.0)
         found: list[Note] = []
         candidates: list[tuple[float, int, int, int, np.ndarray]] = []
         roles = st.roles
@@ -701,15 +700,13 @@ class NotesSession:
         for i, t in enumerate(self.audible):
             if roles[t.name] not in PRIORITY_ROLES or st.muted[i] or not active[i].any():
                 continue
-            spec = level[i][active[i]].mean(axis=0)
-            if not (spec[usable] > 0).any():
+            act_idx = np.flatnonzero(active[i])
+            ess_idx = self._essential_bands(level[i][act_idx])
+            if not len(ess_idx):
                 continue
-            essential = usable & (_db(spec) > _db(spec[usable].max()) - 10.0)
             others = np.flatnonzero((prio > prio[i]) & ~st.muted)
             if not len(others):
                 continue
-            act_idx = np.flatnonzero(active[i])
-            ess_idx = np.flatnonzero(essential)
             sub = level[:, act_idx][:, :, ess_idx]  # (T, active frames, essential bands)
             both = active[others][:, act_idx]
             covered = (sub[others] >= sub[i][np.newaxis]) & both[:, :, np.newaxis]
@@ -747,6 +744,16 @@ class NotesSession:
             found.append(note)
         return found
 
+    def _essential_bands(self, levels: np.ndarray) -> np.ndarray:
+        """Indices of a track's essential bands from its (frames, bands) power where it plays:
+        40 Hz-12.5 kHz, within 10 dB of its strongest there (none when it is silent there)."""
+        c = self.arrays.centres
+        usable = (c >= 40.0) & (c <= 12500.0)
+        spec = levels.mean(axis=0)
+        if not (spec[usable] > 0).any():
+            return np.zeros(0, dtype=int)
+        return np.flatnonzero(usable & (_db(spec) > _db(spec[usable].max()) - 10.0))
+
     def _masking_fix(self, st: _PlanState, i: int, j: int, sev: str) -> dict[str, Any]:
         """What uncovers track ``i`` from the masker ``j`` (the note drops under ``sev``): bell
         cuts on ``j`` at the essential band of ``i`` it covers most, the median excess + 3 dB
@@ -758,10 +765,8 @@ class NotesSession:
         rule = self.rules["masking"]
         level, active = st.coarse_bands, st.coarse_active
         centres = self.arrays.centres
-        usable = (centres >= 40.0) & (centres <= 12500.0)
         act_idx = np.flatnonzero(active[i])
-        spec = level[i][act_idx].mean(axis=0)
-        ess_idx = np.flatnonzero(usable & (_db(spec) > _db(spec[usable].max()) - 10.0))
+        ess_idx = self._essential_bands(level[i][act_idx])
         mine = level[i][act_idx][:, ess_idx]
         theirs = level[j][act_idx][:, ess_idx]
         both = active[j][act_idx]
@@ -1161,7 +1166,6 @@ def _known_roles() -> frozenset[str]:
 _MASKING_MAX_FADER_DB = 9.0  # a masking fix moves a fader at most this far; past it, advice
 _DEESS_RATIO = DeEsserSettings.ratio  # the mix's de-esser (engine.mix_render) at its defaults
 _DEESS_MAX_DB = DeEsserSettings.max_reduction_db
-_LEAD_ROLES = ("lead_vocal", "synth_lead")
 _MELODIC_ROLES = ("guitar", "keys", "brass", "pads", "backing_vocals")
 
 
@@ -1170,7 +1174,7 @@ def _leads(tracks: list[TrackInput], roles: dict[str, str], relative: np.ndarray
     and synth lead (a second vocalist, a lead synth answering the vocal); in a song with neither,
     an instrumental of guitars, keys, horns or pads, its most prominent melodic part in this plan
     (whose level the producer chose: it carries the tune)."""
-    leads = [i for i, t in enumerate(tracks) if roles[t.name] in _LEAD_ROLES and not muted[i]]
+    leads = [i for i, t in enumerate(tracks) if roles[t.name] in LEAD_ROLES and not muted[i]]
     if leads:
         return leads
     melodic = [i for i, t in enumerate(tracks) if roles[t.name] in _MELODIC_ROLES and not muted[i]]

@@ -4,6 +4,7 @@ one audio file: the mix of a mastering session, a rendered mix or master."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,15 +32,24 @@ def _notes_session(services: Services, user: str, session: dict[str, Any], plan:
     return services.notes.get(user, session, sample_rate=rate, genre=genre, target=notes_target(session))
 
 
-def _evaluate(services: Services, user: str, session: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+def _timed_document(prepare: Callable[[], tuple[NotesSession, Plan | None, str]]) -> dict[str, Any]:
+    """The notes document of the session, plan and input name ``prepare`` gives, with the time
+    each step took."""
     t0 = time.perf_counter()
-    plan = Plan.from_dict(raw, expected_schema=MIX_SCHEMA)
-    ns = _notes_session(services, user, session, plan)
+    ns, plan, input_name = prepare()
     t1 = time.perf_counter()
     notes = ns.evaluate(plan)
     t2 = time.perf_counter()
-    return notes_document(ns, notes, input_name=session["name"],
+    return notes_document(ns, notes, input_name=input_name,
                           timings_s={"prepare": round(t1 - t0, 4), "evaluate": round(t2 - t1, 4)})
+
+
+def _evaluate(services: Services, user: str, session: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+    def prepare() -> tuple[NotesSession, Plan, str]:
+        plan = Plan.from_dict(raw, expected_schema=MIX_SCHEMA)
+        return _notes_session(services, user, session, plan), plan, session["name"]
+
+    return _timed_document(prepare)
 
 
 @router.post("")
@@ -87,14 +97,11 @@ def _audio_path(services: Services, user: str, session: dict[str, Any], version:
 
 def _audio_notes(services: Services, user: str, session: dict[str, Any], version: str | None,
                  file: str | None) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    path, name, target = _audio_path(services, user, session, version, file)
-    ns = services.notes.for_file(path, genre=session["genre"], target=target)
-    t1 = time.perf_counter()
-    notes = ns.evaluate()
-    t2 = time.perf_counter()
-    return notes_document(ns, notes, input_name=name,
-                          timings_s={"prepare": round(t1 - t0, 4), "evaluate": round(t2 - t1, 4)})
+    def prepare() -> tuple[NotesSession, None, str]:
+        path, name, target = _audio_path(services, user, session, version, file)
+        return services.notes.for_file(path, genre=session["genre"], target=target), None, name
+
+    return _timed_document(prepare)
 
 
 @router.get("/audio")
