@@ -129,7 +129,7 @@ def test_out_of_range_value_is_400_naming_the_parameter(api: TestClient, mixed: 
     plan["sections"]["track:Kick"]["pan"] = {"value": 3.0, "source": "user", "reason": "", "locked": False}
     r = api.put(f"/api/sessions/{mixed['sid']}/plan", json=plan)
     assert r.status_code == 400
-    assert r.json()["error"]["code"] == "mix.bad_parameter" and "track:Kick.pan" in r.json()["error"]["message"]
+    assert r.json()["error"]["code"] == "plan.bad_parameter" and "track:Kick.pan" in r.json()["error"]["message"]
     r = api.put(f"/api/sessions/{mixed['sid']}/plan", json={"schema": "mixlab.masterplan/1"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "plan.bad_schema"
 
@@ -225,7 +225,7 @@ def test_failed_render_leaves_no_version(api: TestClient, mixed: dict[str, Any])
     plan = api.get(f"/api/sessions/{sid}/plan").json()
     plan["sections"]["bus:reverb"]["rt60_s"]["value"] = 99.0  # out of range: the render refuses it
     job = wait_job(api, api.post(f"/api/sessions/{sid}/render", json={"plan": plan}).json()["id"])
-    assert job["state"] == "failed" and job["error"]["code"] == "mix.bad_parameter"
+    assert job["state"] == "failed" and job["error"]["code"] == "plan.bad_parameter"
     assert "bus:reverb.rt60_s" in job["error"]["message"]
     assert len(api.get(f"/api/sessions/{sid}/versions").json()["versions"]) == count
     folder = api.app.state.services.storage.folder("local", sid, "versions")  # type: ignore[attr-defined]

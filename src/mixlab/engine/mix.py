@@ -43,6 +43,7 @@ from mixlab.analysis.roles import ROLES, RoleGuess, classify_role
 from mixlab.analysis.track import TrackFeatures, estimate_tempo
 from mixlab.dsp.dynamics import static_gain_reduction_db
 from mixlab.dsp.eq import EQBand, eq_sos, high_shelf_sos, low_shelf_sos, peaking_sos, sos_response_db
+from mixlab.engine.params import decide
 from mixlab.engine.plan import Plan
 from mixlab.engine.profiles import genre_band_target_db, genre_tolerance_db, get_genre
 from mixlab.engine.roles_data import (
@@ -167,7 +168,7 @@ def decide_mix(
     plan = plan.copy() if plan is not None else Plan(schema=MIX_SCHEMA)
     genre_name = plan.get("session", "genre") if plan.param("session", "genre") and plan.param("session", "genre").is_kept else genre
     style = genre_mixing(genre_name)
-    plan.decide("session", "genre", style.name, "the genre chosen for the mix" if genre else "no genre given: balanced")
+    decide(plan, "session", "genre", style.name, "the genre chosen for the mix" if genre else "no genre given: balanced")
     plan.context.update(context or {})
 
     audible = [t for t in tracks if not t.silent]
@@ -183,7 +184,7 @@ def decide_mix(
 
     for t in audible:
         _decide_highpass(plan, t, arrays, roles[t.name])
-        plan.decide(t.section, "eq", [], "no masking conflict found yet")
+        decide(plan, t.section, "eq", [], "no masking conflict found yet")
     targets = role_targets(audible, roles, style, arrays.active)
     _solve_balance(plan, arrays, targets, roles)
     _decide_masking_eq(plan, arrays, roles)
@@ -195,7 +196,7 @@ def decide_mix(
     tempo = _decide_space(plan, audible, roles, style)
     _decide_buses(plan, arrays, roles, style, tempo)
     _decide_bus_eq(plan, arrays, genre_name=style.name, reference=reference)
-    plan.decide("bus:mix", "output_gain_db", 0.0, "set after rendering for a -6 dBTP peak")
+    decide(plan, "bus:mix", "output_gain_db", 0.0, "set after rendering for a -6 dBTP peak")
     plan.context["tracks"] = [_track_context(t, plan) for t in tracks]
     return plan
 
@@ -208,31 +209,31 @@ def _decide_static(plan: Plan, t: TrackInput) -> None:
             f"track '{t.name}': unknown role '{role_param.value}'. Choose one of: {', '.join(ROLES)}.",
             code="mix.unknown_role", track=t.name,
         )
-    plan.decide(s, "role", t.guess.role, t.guess.reason)
+    decide(plan, s, "role", t.guess.role, t.guess.reason)
     if t.silent:
-        plan.decide(s, "gain_db", 0.0, "silent stem: left out of the decisions")
-    plan.decide(s, "polarity_inverted", False, "kept as recorded")
-    plan.decide(s, "offset_ms", 0.0, "kept as played: timing is the performance")
-    plan.decide(s, "mute", bool(t.silent), "silent stem" if t.silent else "plays in the mix")
+        decide(plan, s, "gain_db", 0.0, "silent stem: left out of the decisions")
+    decide(plan, s, "polarity_inverted", False, "kept as recorded")
+    decide(plan, s, "offset_ms", 0.0, "kept as played: timing is the performance")
+    decide(plan, s, "mute", bool(t.silent), "silent stem" if t.silent else "plays in the mix")
     if t.silent:
-        plan.decide(s, "highpass_hz", None, "silent stem")
-        plan.decide(s, "eq", [], "silent stem")
-        plan.decide(s, "pan", 0.0, "silent stem")
+        decide(plan, s, "highpass_hz", None, "silent stem")
+        decide(plan, s, "eq", [], "silent stem")
+        decide(plan, s, "pan", 0.0, "silent stem")
         _no_compression(plan, s, "silent stem")
-        plan.decide(s, "deess_threshold_db", None, "silent stem")
-        plan.decide(s, "deess_freq_hz", 6000.0, "silent stem")
-        plan.decide(s, "reverb_send_db", None, "silent stem")
-        plan.decide(s, "delay_send_db", None, "silent stem")
-        plan.decide(s, "bus", "mix", "silent stem")
+        decide(plan, s, "deess_threshold_db", None, "silent stem")
+        decide(plan, s, "deess_freq_hz", 6000.0, "silent stem")
+        decide(plan, s, "reverb_send_db", None, "silent stem")
+        decide(plan, s, "delay_send_db", None, "silent stem")
+        decide(plan, s, "bus", "mix", "silent stem")
 
 
 def _no_compression(plan: Plan, s: str, why: str) -> None:
-    plan.decide(s, "comp_threshold_db", 0.0, why)
-    plan.decide(s, "comp_ratio", 1.0, why)
-    plan.decide(s, "comp_attack_ms", 10.0, why)
-    plan.decide(s, "comp_release_ms", 150.0, why)
-    plan.decide(s, "comp_knee_db", 6.0, why)
-    plan.decide(s, "comp_makeup_db", 0.0, why)
+    decide(plan, s, "comp_threshold_db", 0.0, why)
+    decide(plan, s, "comp_ratio", 1.0, why)
+    decide(plan, s, "comp_attack_ms", 10.0, why)
+    decide(plan, s, "comp_release_ms", 150.0, why)
+    decide(plan, s, "comp_knee_db", 6.0, why)
+    decide(plan, s, "comp_makeup_db", 0.0, why)
 
 
 def _decide_highpass(plan: Plan, t: TrackInput, arrays: TrackArrays, role: str) -> None:
@@ -245,9 +246,9 @@ def _decide_highpass(plan: Plan, t: TrackInput, arrays: TrackArrays, role: str) 
     cutoff = min(conv.highpass_hz, max(20.0, lowest / 2.0))
     cutoff = float(round(cutoff))
     if cutoff <= 20.0:
-        plan.decide(t.section, "highpass_hz", 20.0, "subsonic clean-up only: the track has content down low")
+        decide(plan, t.section, "highpass_hz", 20.0, "subsonic clean-up only: the track has content down low")
     else:
-        plan.decide(t.section, "highpass_hz", cutoff,
+        decide(plan, t.section, "highpass_hz", cutoff,
                     f"clears rumble below the {conv.label.lower()}'s range (its content starts near {lowest:.0f} Hz)")
 
 
@@ -347,7 +348,7 @@ def _solve_balance(plan: Plan, arrays: TrackArrays, targets: np.ndarray, roles: 
     achieved = relative_loudness(gains, kp, active)
     for i, t in enumerate(arrays.tracks):
         role = role_convention(roles[t.name])
-        plan.decide(
+        decide(plan, 
             t.section, "gain_db", _r(gains[i], 2),
             f"{role.label.lower()} sits {achieved[i]:+.1f} LU against the mix where it plays: role target "
             f"{targets[i]:+.1f}, delivered at {delivered[i]:+.1f}, weighed {weight[i]:.0%} to the role; "
@@ -406,7 +407,7 @@ def _decide_masking_eq(plan: Plan, arrays: TrackArrays, roles: dict[str, str]) -
             reason = "; ".join(b.pop("why") for b in bands)
         else:
             reason = "no masking conflict with a more important track"
-        plan.decide(t.section, "eq", [{k: v for k, v in b.items() if k != "why"} for b in bands], reason)
+        decide(plan, t.section, "eq", [{k: v for k, v in b.items() if k != "why"} for b in bands], reason)
 
 
 def _add_move(moves: list[dict[str, Any]], kind: str, freq: float, gain: float, q: float, why: str) -> None:
@@ -456,29 +457,29 @@ def _decide_compressor(plan: Plan, t: TrackInput, role: str, style, arrays: Trac
     i = arrays.tracks.index(t)
     levels = _frame_levels_db(arrays, i)  # the compressor sits before the fader
     threshold, gr = _threshold_for(levels, ratio=ratio, knee_db=knee, target_gr_db=target_gr)
-    plan.decide(s, "comp_ratio", ratio, f"{conv.label.lower()} at crest factor {crest:.1f} dB, {style.name} compression x{amount:g}")
-    plan.decide(s, "comp_threshold_db", _r(threshold), f"about {gr:.1f} dB of average gain reduction where it plays")
-    plan.decide(s, "comp_attack_ms", conv.attack_ms,
+    decide(plan, s, "comp_ratio", ratio, f"{conv.label.lower()} at crest factor {crest:.1f} dB, {style.name} compression x{amount:g}")
+    decide(plan, s, "comp_threshold_db", _r(threshold), f"about {gr:.1f} dB of average gain reduction where it plays")
+    decide(plan, s, "comp_attack_ms", conv.attack_ms,
                 "slow enough to let the hit through" if conv.drum_bus else f"role default for {conv.label.lower()}")
-    plan.decide(s, "comp_release_ms", _r(release, 0), f"recovers between hits ({density:.1f} onsets/s)")
-    plan.decide(s, "comp_knee_db", knee, "soft knee")
-    plan.decide(s, "comp_makeup_db", _r(gr), "gives back the average reduction so the balance holds")
+    decide(plan, s, "comp_release_ms", _r(release, 0), f"recovers between hits ({density:.1f} onsets/s)")
+    decide(plan, s, "comp_knee_db", knee, "soft knee")
+    decide(plan, s, "comp_makeup_db", _r(gr), "gives back the average reduction so the balance holds")
 
 
 def _decide_deesser(plan: Plan, t: TrackInput, role: str, arrays: TrackArrays) -> None:
     s = t.section
-    plan.decide(s, "deess_freq_hz", 6000.0, "sibilance band of the voice")
+    decide(plan, s, "deess_freq_hz", 6000.0, "sibilance band of the voice")
     if not role_convention(role).deess:
-        plan.decide(s, "deess_threshold_db", None, "not a vocal: no de-essing")
+        decide(plan, s, "deess_threshold_db", None, "not a vocal: no de-essing")
         return
     i = arrays.tracks.index(t)
     high = arrays.centres >= 5000.0
     frames = arrays.energy[i][:, high].sum(axis=1)[arrays.active[i]] / max(t.features.num_channels, 1)
     if len(frames) == 0 or not (frames > 0).any():
-        plan.decide(s, "deess_threshold_db", None, "no energy in the sibilance band")
+        decide(plan, s, "deess_threshold_db", None, "no energy in the sibilance band")
         return
     level = _db(np.percentile(frames[frames > 0], 90))
-    plan.decide(s, "deess_threshold_db", _r(level - 3.0), "catches the loudest tenth of the sibilance")
+    decide(plan, s, "deess_threshold_db", _r(level - 3.0), "catches the loudest tenth of the sibilance")
 
 
 _SIDE = re.compile(r"(?:^|[\s_\-.(])(l|r|left|right|links|rechts)(?:$|[\s_\-.)0-9])", re.IGNORECASE)
@@ -519,16 +520,16 @@ def _decide_panning(plan: Plan, arrays: TrackArrays, roles: dict[str, str]) -> N
         if side:
             spread = conv.pan if isinstance(conv.pan, float) else 0.7
             pan = side * max(spread, 0.7)
-            plan.decide(s, "pan", _r(pan, 2), "the file name marks it as one side of a pair")
+            decide(plan, s, "pan", _r(pan, 2), "the file name marks it as one side of a pair")
             place(i, pan)
         elif conv.pan == "centre":
-            plan.decide(s, "pan", 0.0, f"{conv.label.lower()} anchors the centre")
+            decide(plan, s, "pan", 0.0, f"{conv.label.lower()} anchors the centre")
             place(i, 0.0)
         elif centroid < 200.0:
-            plan.decide(s, "pan", 0.0, f"low end stays centred (centroid {centroid:.0f} Hz)")
+            decide(plan, s, "pan", 0.0, f"low end stays centred (centroid {centroid:.0f} Hz)")
             place(i, 0.0)
         elif t.features.num_channels == 2 and t.features.stereo_width > 0.25:
-            plan.decide(s, "pan", 0.0, f"already wide stereo (width {t.features.stereo_width:.2f}): kept centred")
+            decide(plan, s, "pan", 0.0, f"already wide stereo (width {t.features.stereo_width:.2f}): kept centred")
             place(i, 0.0)
         else:
             pending.append(i)
@@ -547,7 +548,7 @@ def _decide_panning(plan: Plan, arrays: TrackArrays, roles: dict[str, str]) -> N
                 best = (imbalance, pan)
         pan = best[1]
         place(i, pan)
-        plan.decide(t.section, "pan", _r(pan, 2),
+        decide(plan, t.section, "pan", _r(pan, 2),
                     f"{'left' if pan < 0 else 'right'} {abs(pan):.2f}: balances left and right across the bands")
 
 
@@ -562,37 +563,37 @@ def _decide_space(plan: Plan, tracks: list[TrackInput], roles: dict[str, str], s
         bpm, why = 120.0, "no clear pulse found: 120 BPM assumed"
     else:
         why = f"estimated from the tracks' onsets (confidence {confidence:.2f})"
-    tempo = plan.decide("session", "tempo_bpm", _r(bpm, 1), why)
+    tempo = decide(plan, "session", "tempo_bpm", _r(bpm, 1), why)
     beat = 60.0 / float(tempo)
     rt60 = float(np.clip(3.0 * beat * style.space, 0.8, 2.8))
-    plan.decide("bus:reverb", "rt60_s", _r(rt60, 2), f"about three beats at {float(tempo):.0f} BPM ({style.name} space x{style.space:g})")
-    plan.decide("bus:reverb", "predelay_ms", _r(float(np.clip(beat * 1000.0 / 32.0, 8.0, 40.0)), 0), "a 1/128 note: keeps the source ahead of its reverb")
-    plan.decide("bus:reverb", "damping_hz", 6000.0, "darker tail, like a real room")
-    plan.decide("bus:reverb", "highpass_hz", 200.0, "no low-end build-up from the reverb")
-    plan.decide("bus:delay", "delay_ms", _r(beat * 750.0, 1), "a dotted eighth at the song's tempo")
-    plan.decide("bus:delay", "feedback", 0.3, "two or three audible repeats")
-    plan.decide("bus:delay", "lowpass_hz", 5000.0, "repeats darker than the source")
+    decide(plan, "bus:reverb", "rt60_s", _r(rt60, 2), f"about three beats at {float(tempo):.0f} BPM ({style.name} space x{style.space:g})")
+    decide(plan, "bus:reverb", "predelay_ms", _r(float(np.clip(beat * 1000.0 / 32.0, 8.0, 40.0)), 0), "a 1/128 note: keeps the source ahead of its reverb")
+    decide(plan, "bus:reverb", "damping_hz", 6000.0, "darker tail, like a real room")
+    decide(plan, "bus:reverb", "highpass_hz", 200.0, "no low-end build-up from the reverb")
+    decide(plan, "bus:delay", "delay_ms", _r(beat * 750.0, 1), "a dotted eighth at the song's tempo")
+    decide(plan, "bus:delay", "feedback", 0.3, "two or three audible repeats")
+    decide(plan, "bus:delay", "lowpass_hz", 5000.0, "repeats darker than the source")
     space_db = 10.0 * math.log10(style.space)
     for t in tracks:
         conv = role_convention(roles[t.name])
         s = t.section
         rv = None if conv.reverb_send_db is None else _r(conv.reverb_send_db + space_db, 1)
-        plan.decide(s, "reverb_send_db", rv, f"{conv.label.lower()}: " + ("no reverb (keeps it tight)" if rv is None else "role send"))
+        decide(plan, s, "reverb_send_db", rv, f"{conv.label.lower()}: " + ("no reverb (keeps it tight)" if rv is None else "role send"))
         dl = None if conv.delay_send_db is None else _r(conv.delay_send_db + space_db, 1)
-        plan.decide(s, "delay_send_db", dl, f"{conv.label.lower()}: " + ("no delay" if dl is None else "tempo echo on leads"))
-        plan.decide(s, "bus", "drums" if conv.drum_bus else "mix", "drum bus" if conv.drum_bus else "straight to the mix bus")
+        decide(plan, s, "delay_send_db", dl, f"{conv.label.lower()}: " + ("no delay" if dl is None else "tempo echo on leads"))
+        decide(plan, s, "bus", "drums" if conv.drum_bus else "mix", "drum bus" if conv.drum_bus else "straight to the mix bus")
     return float(tempo)
 
 
 def _bus_compressor(plan: Plan, section: str, frames_db: np.ndarray, *, ratio: float, attack_ms: float, release_ms: float,
                     target_gr_db: float, what: str) -> None:
     threshold, gr = _threshold_for(frames_db, ratio=ratio, knee_db=6.0, target_gr_db=target_gr_db)
-    plan.decide(section, "comp_ratio", _r(ratio, 1), f"gentle {what}")
-    plan.decide(section, "comp_threshold_db", _r(threshold), f"about {gr:.1f} dB of average gain reduction")
-    plan.decide(section, "comp_attack_ms", attack_ms, "lets transients through")
-    plan.decide(section, "comp_release_ms", _r(release_ms, 0), "breathes with the tempo")
-    plan.decide(section, "comp_knee_db", 6.0, "soft knee")
-    plan.decide(section, "comp_makeup_db", _r(gr), "gives back the average reduction")
+    decide(plan, section, "comp_ratio", _r(ratio, 1), f"gentle {what}")
+    decide(plan, section, "comp_threshold_db", _r(threshold), f"about {gr:.1f} dB of average gain reduction")
+    decide(plan, section, "comp_attack_ms", attack_ms, "lets transients through")
+    decide(plan, section, "comp_release_ms", _r(release_ms, 0), "breathes with the tempo")
+    decide(plan, section, "comp_knee_db", 6.0, "soft knee")
+    decide(plan, section, "comp_makeup_db", _r(gr), "gives back the average reduction")
 
 
 def _decide_buses(plan: Plan, arrays: TrackArrays, roles: dict[str, str], style, tempo: float) -> None:
@@ -648,7 +649,7 @@ def _decide_bus_eq(plan: Plan, arrays: TrackArrays, *, genre_name: str, referenc
     ], axis=1)
     solution, *_ = np.linalg.lstsq(basis, diff[fit], rcond=None)
     gains_db = np.clip(solution, -limit, limit).tolist()
-    plan.decide("bus:mix", "eq", bus_eq_bands(gains_db), why)
+    decide(plan, "bus:mix", "eq", bus_eq_bands(gains_db), why)
 
 
 def _shape_sos(kind: str, freq: float, q: float, gain_db: float, sample_rate: int) -> np.ndarray:
@@ -665,7 +666,7 @@ def finalise_output_gain(plan: Plan, measured_peak_dbtp: float) -> float:
     if not np.isfinite(measured_peak_dbtp):
         return current
     wanted = _r(current + MIX_PEAK_DBTP - measured_peak_dbtp, 2)
-    return plan.decide("bus:mix", "output_gain_db", wanted,
+    return decide(plan, "bus:mix", "output_gain_db", wanted,
                        f"leaves headroom for mastering: the mix peaks at {MIX_PEAK_DBTP:g} dBTP")
 
 

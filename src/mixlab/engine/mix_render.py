@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,7 @@ from mixlab.dsp.eq import EQBand, ParametricEQ, eq_sos, highpass_sos
 from mixlab.dsp.pan import apply_pan
 from mixlab.dsp.space import StereoConvolver, delay_ir, reverb_ir
 from mixlab.engine.mix import track_eq_sos, track_section
+from mixlab.engine.params import check_value
 from mixlab.engine.plan import Plan
 from mixlab.errors import InvalidParameterError
 
@@ -59,26 +61,23 @@ def _gain(db: float) -> float:
     return 10.0 ** (float(db) / 20.0)
 
 
-def _check(value: float, lo: float, hi: float, name: str) -> float:
-    v = float(value)
-    if not (lo <= v <= hi):
-        raise InvalidParameterError(f"{name} must be between {lo:g} and {hi:g}, got {v:g}", code="mix.bad_parameter",
-                                    parameter=name)
-    return v
+def _value(plan: Plan, section: str, name: str) -> Any:
+    """A plan value checked by type and range against its spec (:mod:`mixlab.engine.params`)."""
+    return check_value(section, name, plan.get(section, name))
 
 
 def _compressor(plan: Plan, section: str, sample_rate: int) -> Compressor | None:
-    ratio = _check(plan.get(section, "comp_ratio"), 1.0, 50.0, f"{section}.comp_ratio")
+    ratio = _value(plan, section, "comp_ratio")
     if ratio <= 1.0:
         return None
     return Compressor(
         CompressorSettings(
-            threshold_db=_check(plan.get(section, "comp_threshold_db"), -80.0, 12.0, f"{section}.comp_threshold_db"),
+            threshold_db=_value(plan, section, "comp_threshold_db"),
             ratio=ratio,
-            attack_ms=_check(plan.get(section, "comp_attack_ms"), 0.1, 500.0, f"{section}.comp_attack_ms"),
-            release_ms=_check(plan.get(section, "comp_release_ms"), 5.0, 5000.0, f"{section}.comp_release_ms"),
-            knee_db=_check(plan.get(section, "comp_knee_db"), 0.0, 24.0, f"{section}.comp_knee_db"),
-            makeup_db=_check(plan.get(section, "comp_makeup_db"), -24.0, 24.0, f"{section}.comp_makeup_db"),
+            attack_ms=_value(plan, section, "comp_attack_ms"),
+            release_ms=_value(plan, section, "comp_release_ms"),
+            knee_db=_value(plan, section, "comp_knee_db"),
+            makeup_db=_value(plan, section, "comp_makeup_db"),
         ),
         sample_rate,
     )
@@ -131,30 +130,31 @@ class TrackStrip:
         sr = session.sample_rate
         stem = session.stems[index]
         self.num_channels = stem.info.num_channels
-        self.muted = bool(plan.get(s, "mute"))
-        offset_ms = _check(plan.get(s, "offset_ms"), -1000.0, 1000.0, f"{s}.offset_ms")
+        self.muted = _value(plan, s, "mute")
+        offset_ms = _value(plan, s, "offset_ms")
         shift = int(round(offset_ms * sr / 1000.0))
         self.blocks = _reblock(session.blocks(index, block_size=block_size), self.num_channels, session.num_frames,
                                block_size, shift) if not self.muted else None
-        polarity = -1.0 if plan.get(s, "polarity_inverted") else 1.0
-        self.fader = polarity * _gain(_check(plan.get(s, "gain_db"), -96.0, 48.0, f"{s}.gain_db"))
+        polarity = -1.0 if _value(plan, s, "polarity_inverted") else 1.0
+        self.fader = polarity * _gain(_value(plan, s, "gain_db"))
+        _value(plan, s, "highpass_hz"), _value(plan, s, "eq")
         sos = track_eq_sos(plan, s, sr)
         self.eq = ParametricEQ(sos, self.num_channels) if len(sos) else None
         self.compressor = _compressor(plan, s, sr)
-        deess = plan.get(s, "deess_threshold_db")
+        deess = _value(plan, s, "deess_threshold_db")
         self.deesser = None
         if deess is not None:
-            freq = _check(plan.get(s, "deess_freq_hz"), 2000.0, min(16000.0, 0.45 * sr), f"{s}.deess_freq_hz")
-            self.deesser = DeEsser(DeEsserSettings(freq_hz=freq, threshold_db=_check(deess, -80.0, 0.0, f"{s}.deess_threshold_db")),
-                                   sr, self.num_channels)
-        self.pan = _check(plan.get(s, "pan"), -1.0, 1.0, f"{s}.pan")
-        rv, dl = plan.get(s, "reverb_send_db"), plan.get(s, "delay_send_db")
-        self.reverb_send = None if rv is None else _gain(_check(rv, -96.0, 12.0, f"{s}.reverb_send_db"))
-        self.delay_send = None if dl is None else _gain(_check(dl, -96.0, 12.0, f"{s}.delay_send_db"))
-        bus = plan.get(s, "bus")
-        if bus not in ("drums", "mix"):
-            raise InvalidParameterError(f"{s}.bus must be 'drums' or 'mix', got {bus!r}", code="mix.bad_parameter")
-        self.bus = bus
+            freq = _value(plan, s, "deess_freq_hz")
+            if freq > 0.45 * sr:
+                raise InvalidParameterError(
+                    f"{s}.deess_freq_hz must be at most {0.45 * sr:g} Hz at {sr} Hz, got {freq:g}",
+                    code="plan.bad_parameter", parameter=f"{s}.deess_freq_hz")
+            self.deesser = DeEsser(DeEsserSettings(freq_hz=freq, threshold_db=deess), sr, self.num_channels)
+        self.pan = _value(plan, s, "pan")
+        rv, dl = _value(plan, s, "reverb_send_db"), _value(plan, s, "delay_send_db")
+        self.reverb_send = None if rv is None else _gain(rv)
+        self.delay_send = None if dl is None else _gain(dl)
+        self.bus = _value(plan, s, "bus")
 
     def process(self, block: np.ndarray) -> np.ndarray:
         x = block
@@ -197,22 +197,22 @@ class Buses:
 
     def __init__(self, plan: Plan, sample_rate: int) -> None:
         self.drums = _compressor(plan, "bus:drums", sample_rate)
-        rt60 = _check(plan.get("bus:reverb", "rt60_s"), 0.1, 10.0, "bus:reverb.rt60_s")
+        rt60 = _value(plan, "bus:reverb", "rt60_s")
         ir = reverb_ir(sample_rate, rt60_s=rt60,
-                       predelay_ms=_check(plan.get("bus:reverb", "predelay_ms"), 0.0, 200.0, "bus:reverb.predelay_ms"),
-                       damping_hz=_check(plan.get("bus:reverb", "damping_hz"), 500.0, 20000.0, "bus:reverb.damping_hz"),
+                       predelay_ms=_value(plan, "bus:reverb", "predelay_ms"),
+                       damping_hz=_value(plan, "bus:reverb", "damping_hz"),
                        seed=REVERB_SEED)
         self.reverb = StereoConvolver(ir)
-        hp = _check(plan.get("bus:reverb", "highpass_hz"), 10.0, 2000.0, "bus:reverb.highpass_hz")
+        hp = _value(plan, "bus:reverb", "highpass_hz")
         self.reverb_hp = StreamingSOS(highpass_sos(hp, sample_rate, slope_db_per_octave=12), 2)
         self.delay = StereoConvolver(delay_ir(
             sample_rate,
-            delay_ms=_check(plan.get("bus:delay", "delay_ms"), 10.0, 4000.0, "bus:delay.delay_ms"),
-            feedback=_check(plan.get("bus:delay", "feedback"), 0.0, 0.9, "bus:delay.feedback"),
+            delay_ms=_value(plan, "bus:delay", "delay_ms"),
+            feedback=_value(plan, "bus:delay", "feedback"),
             ping_pong=True,
-            lowpass_hz=_check(plan.get("bus:delay", "lowpass_hz"), 500.0, 20000.0, "bus:delay.lowpass_hz"),
+            lowpass_hz=_value(plan, "bus:delay", "lowpass_hz"),
         ))
-        bands = [EQBand(**b) for b in plan.get("bus:mix", "eq")]
+        bands = [EQBand(**b) for b in _value(plan, "bus:mix", "eq")]
         sos = eq_sos(bands, sample_rate)
         self.mix_eq = ParametricEQ(sos, 2) if len(sos) else None
         self.glue = _compressor(plan, "bus:mix", sample_rate)

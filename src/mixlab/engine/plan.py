@@ -37,7 +37,13 @@ class Param:
         source = raw.get("source", USER)
         if source not in (AI, USER):
             raise InvalidParameterError(f"parameter source must be 'ai' or 'user', got {source!r}", code="plan.bad_source")
-        return cls(value=raw["value"], reason=str(raw.get("reason", "")), source=source, locked=bool(raw.get("locked", False)))
+        locked, reason = raw.get("locked", False), raw.get("reason", "")
+        if not isinstance(locked, bool):
+            raise InvalidParameterError(f"a parameter's lock must be true or false, got {locked!r}",
+                                        code="plan.bad_parameter")
+        if not isinstance(reason, str):
+            raise InvalidParameterError(f"a parameter's reason must be text, got {reason!r}", code="plan.bad_parameter")
+        return cls(value=raw["value"], reason=reason, source=source, locked=locked)
 
     @property
     def is_kept(self) -> bool:
@@ -95,9 +101,18 @@ class Plan:
             raise InvalidParameterError(
                 f"this plan is '{schema}', expected '{expected_schema}'", code="plan.bad_schema", schema=schema
             )
-        sections = {
-            s: {n: Param.from_dict(p) for n, p in params.items()} for s, params in raw.get("sections", {}).items()
-        }
+        raw_sections = raw.get("sections", {})
+        if not isinstance(raw_sections, dict) or not all(isinstance(p, dict) for p in raw_sections.values()):
+            raise InvalidParameterError("a plan's sections must be an object of objects: {section: {name: parameter}}",
+                                        code="plan.bad_parameter", parameter="sections")
+        sections: dict[str, Section] = {}
+        for s, params in raw_sections.items():
+            sections[s] = {}
+            for n, p in params.items():
+                try:
+                    sections[s][n] = Param.from_dict(p)
+                except InvalidParameterError as exc:
+                    raise InvalidParameterError(f"{s}.{n}: {exc.message}", code=exc.code, parameter=f"{s}.{n}") from None
         context = {k: v for k, v in raw.items() if k not in ("schema", "sections")}
         return cls(schema=schema, sections=sections, context=context)
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter
 
 from mixlab.analysis.roles import ROLES
 from mixlab.analysis.spectrum import third_octave_bands
+from mixlab.engine import params
 from mixlab.engine.profiles import genre_band_target_db, genre_names, genre_tolerance_db, get_genre
 from mixlab.engine.targets import get_platform, platform_names
 from mixlab.service.deps import ServicesDep
@@ -38,7 +39,7 @@ def _static_options() -> dict[str, Any]:
         targets.append({"name": p.name, "label": p.label, "loudness_lufs": p.target_lufs,
                         "true_peak_dbtp": p.ceiling_dbtp, "normalises_up": p.normalises_up, "source": p.source})
     return {"genres": genre_names(), "targets": targets, "roles": list(ROLES), "formats": list(FORMATS),
-            "corridor": {"centres_hz": np.round(centres, 1).tolist(), "genres": corridor}}
+            "params": params.schema(), "corridor": {"centres_hz": np.round(centres, 1).tolist(), "genres": corridor}}
 
 
 @router.get("/options")

@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Body
 
-from mixlab.analysis.roles import ROLES
 from mixlab.engine import mix_render
 from mixlab.engine.mix import MIX_SCHEMA
+from mixlab.engine.params import check_plan
 from mixlab.engine.plan import Plan
 from mixlab.errors import InvalidParameterError
 from mixlab.service.deps import Services, ServicesDep, SessionDep, UserDep
@@ -40,6 +40,7 @@ def validate_plan(services: Services, user: str, sid: str, plan: Plan) -> None:
     """Check every value the renderer will use, with the renderer's own checks (its channel
     strips and buses are built, nothing is rendered): a value out of range is a 400 that
     names the parameter, here rather than in a failed render later."""
+    check_plan(plan)
     rate = plan.context.get("session", {}).get("sample_rate")
     stems, _rows = conformed_stems(services.storage, services.store, user, sid, sample_rate=rate)
     with stems:
@@ -51,11 +52,6 @@ def validate_plan(services: Services, user: str, sid: str, plan: Plan) -> None:
                 f"the plan names tracks that are not in this session: {', '.join(map(str, missing))}. Run the AI mix "
                 "again to get a plan for these tracks.", code="mix.missing_stems", stems=missing)
         for t in tracks:
-            section = f"track:{t['name']}"
-            role = plan.param(section, "role")
-            if role is not None and role.value not in ROLES:
-                raise InvalidParameterError(f"{section}.role must be one of {', '.join(ROLES)}, got {role.value!r}",
-                                            code="mix.bad_parameter", parameter=f"{section}.role")
             strip = mix_render.TrackStrip(plan, t["name"], stems, index[t["name"]], block_size=4096)
             if strip.blocks is not None:
                 strip.blocks.close()
