@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mixlab.errors import (
     InvalidAudioError,
@@ -104,7 +105,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = secrets.token_hex(4)
-    log.exception("request %s: %s %s failed", request_id, request.method, request.url.path)
+    log.error("request %s: %s %s failed", request_id, request.method, request.url.path, exc_info=exc)
     return JSONResponse(
         error_body("server.error", f"Something went wrong on our side (request {request_id}). Try again; if it "
                    "keeps happening, report it with this request number.", {"request_id": request_id}),
@@ -112,12 +113,47 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class UnexpectedErrors:
+    """Answers an unexpected exception with the 500 error body and ends the request there.
+
+    Starlette's ``ServerErrorMiddleware`` (where a handler for ``Exception`` would run) sends
+    the 500 and then re-raises; uvicorn, seeing the exception after a complete response,
+    closes the connection, so the client's next request on that keep-alive connection failed.
+    Here the exception is logged and answered, and the connection stays usable. An exception
+    after the response started (a stream cut off) still propagates: that connection cannot
+    be reused anyway.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception as exc:
+            if started:
+                raise
+            response = await _unexpected(Request(scope, receive), exc)
+            await response(scope, receive, send)
+
+
 def install_handlers(app: FastAPI) -> None:
     # Starlette types handlers as taking Exception; each gets the class it is registered for.
     app.add_exception_handler(MixlabError, _mixlab_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(UnexpectedErrors)  # type: ignore[arg-type]
 
 
-__all__ = ["ApiError", "error_body", "install_handlers", "not_found", "status_for"]
+__all__ = ["ApiError", "UnexpectedErrors", "error_body", "install_handlers", "not_found", "status_for"]
