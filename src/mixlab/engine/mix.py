@@ -60,6 +60,10 @@ MIX_PEAK_DBTP = -6.0
 PRE_TRIM_LUFS = -20.0
 SILENT_LUFS = -70.0
 MAX_EQ_BANDS = 5
+#: A voice whose loudest tenth of frames above 5 kHz stays this far (dB) under its median level
+#: has no sibilance worth a de-esser: an S sits within about 10-20 dB of the vowels, a voice
+#: whose harmonics end at 3 kHz only leaks into that band, 60 dB or more down.
+DEESS_MIN_SIBILANCE_DB = -40.0
 DRUM_ROLES = frozenset(r for r in ROLES if role_convention(r).drum_bus)
 
 # Mix-bus tonal EQ: (kind, frequency, q); gains are fitted.
@@ -474,11 +478,18 @@ def _decide_deesser(plan: Plan, t: TrackInput, role: str, arrays: TrackArrays) -
         return
     i = arrays.tracks.index(t)
     high = arrays.centres >= 5000.0
-    frames = arrays.energy[i][:, high].sum(axis=1)[arrays.active[i]] / max(t.features.num_channels, 1)
+    energy = arrays.energy[i][arrays.active[i]] if arrays.active[i].any() else arrays.energy[i]
+    channels = max(t.features.num_channels, 1)
+    frames = energy[:, high].sum(axis=1) / channels
     if len(frames) == 0 or not (frames > 0).any():
         decide(plan, s, "deess_threshold_db", None, "no energy in the sibilance band")
         return
-    level = _db(np.percentile(frames[frames > 0], 90))
+    level = float(_db(np.percentile(frames[frames > 0], 90)))
+    body = float(_db(np.median(energy.sum(axis=1) / channels)))
+    if level - body < DEESS_MIN_SIBILANCE_DB:
+        decide(plan, s, "deess_threshold_db", None,
+               f"no sibilance to tame: above 5 kHz it stays {body - level:.0f} dB under the voice (a dark voice)")
+        return
     decide(plan, s, "deess_threshold_db", _r(level - 3.0), "catches the loudest tenth of the sibilance")
 
 

@@ -43,6 +43,7 @@ from mixlab.dsp.deesser import DeEsserSettings
 from mixlab.dsp.eq import EQBand, eq_sos, sos_response_db
 from mixlab.dsp.pan import pan_gains
 from mixlab.engine.mix import (
+    DEESS_MIN_SIBILANCE_DB,
     MIX_SCHEMA,
     TrackArrays,
     TrackInput,
@@ -209,7 +210,8 @@ def _merge(ranges: Iterable[tuple[float, float]], gap_s: float = 1.0) -> tuple[t
 
 def _smooth(x: np.ndarray, frames: int) -> np.ndarray:
     """Moving average over ``frames`` (centred, edges shortened)."""
-    if frames <= 1 or len(x) == 0:
+    frames = min(frames, len(x))  # "same" gives max(len(x), frames) samples: a kernel never outgrows x
+    if frames <= 1:
         return x
     kernel = np.ones(frames)
     num = np.convolve(x, kernel, mode="same")
@@ -853,12 +855,15 @@ class NotesSession:
         """Frames where the sibilance band, after the de-esser at ``threshold`` (the mix's: ratio
         4, at most 10 dB), rises over the voice's typical presence: the median level of its
         presence band over the frames where it sings. An S louder than the vowels' presence
-        spits; one under it is just an S."""
+        spits; one under it is just an S. A band that stays ``DEESS_MIN_SIBILANCE_DB`` under the
+        voice's median level holds no S at all, only leakage of a dark voice (the mixer's rule)."""
         rule = self.rules["sibilance"]
         s_level, presence, detector = self._sibilance_levels(bands, act, t)
+        body = float(np.median(_db(bands[act].sum(axis=1)))) if act.any() else 0.0
+        real = s_level - body > DEESS_MIN_SIBILANCE_DB
         if threshold is not None:
             s_level = s_level - np.clip((detector - threshold) * (1.0 - 1.0 / _DEESS_RATIO), 0.0, _DEESS_MAX_DB)
-        return act & (s_level - presence > rule["frame_over_db"])
+        return act & real & (s_level - presence > rule["frame_over_db"])
 
     def _sibilance_levels(self, bands: np.ndarray, act: np.ndarray, t: TrackInput) -> tuple[np.ndarray, float, np.ndarray]:
         """Per frame the sibilance band's level and the de-esser's detector level (above 5 kHz,
