@@ -3,6 +3,7 @@ helpers to wait for jobs. Everything runs in-process (Starlette's TestClient); n
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,3 +79,20 @@ def new_session(client: TestClient, name: str = "Song", kind: str = "stems") -> 
 def session_folder(client: TestClient, sid: str) -> Path:
     services = client.app.state.services  # type: ignore[attr-defined]
     return services.storage.session_dir("local", sid)
+
+
+def mixed_session(client: TestClient, stems: dict[str, Path], names: tuple[str, ...] = ("Kick", "Bass")) -> tuple[str, dict[str, Any]]:
+    """A session of a few stems, prepared and mixed by the AI: its id and its plan."""
+    sid = new_session(client)
+    for name in names:
+        assert upload(client, sid, stems[name]).status_code == 201
+    wait_job(client, client.get(f"/api/sessions/{sid}").json()["job"]["id"])
+    job = wait_job(client, client.post(f"/api/sessions/{sid}/mix", json={}).json()["id"])
+    assert job["state"] == "done", job
+    return sid, client.get(f"/api/sessions/{sid}/plan").json()
+
+
+def post_json(client: TestClient, method: str, url: str, body: Any) -> Any:
+    """Send ``body`` as Python's json writes it (NaN and Infinity included, as a careless
+    client would), not as httpx would (it refuses them)."""
+    return client.request(method, url, content=json.dumps(body).encode(), headers={"content-type": "application/json"})

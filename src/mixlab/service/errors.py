@@ -79,16 +79,29 @@ async def _mixlab_error(request: Request, exc: MixlabError) -> JSONResponse:
     return JSONResponse(error_body(exc.code, exc.message, _json_safe(exc.details)), status_code=status)
 
 
+def field_path(parts: list[str | int] | tuple[str | int, ...]) -> str:
+    """``["plan", "tracks", 0, "name"]`` as ``plan.tracks[0].name``."""
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """A body, query or path value of the wrong type or range: 400, naming the first field
+    (``details.parameter``) and listing every problem."""
     problems = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        loc = [p for p in err.get("loc", ()) if p != "body"]
+        if loc and loc[0] in ("query", "path"):
+            loc = loc[1:]
+        where = field_path(loc)
         problems.append({"field": where, "message": err.get("msg", "invalid")})
     text = "; ".join(f"{p['field']}: {p['message']}" if p["field"] else p["message"] for p in problems)
     return JSONResponse(
         error_body("request.invalid", f"The request was not understood ({text}). Reload the page and try again.",
-                   {"problems": problems}),
-        status_code=422,
+                   {"parameter": problems[0]["field"] if problems else "", "problems": problems}),
+        status_code=400,
     )
 
 
@@ -156,4 +169,4 @@ def install_handlers(app: FastAPI) -> None:
     app.add_middleware(UnexpectedErrors)  # type: ignore[arg-type]
 
 
-__all__ = ["ApiError", "UnexpectedErrors", "error_body", "install_handlers", "not_found", "status_for"]
+__all__ = ["ApiError", "UnexpectedErrors", "error_body", "field_path", "install_handlers", "not_found", "status_for"]

@@ -19,13 +19,14 @@ from mixlab.analysis.track import AnalysisCache
 from mixlab.audio.stems import Stem, StemSession, open_stems
 from mixlab.engine.master import OutputSpec, TargetJob, master
 from mixlab.engine.mix import MIX_SCHEMA
-from mixlab.engine.mixing import analyze_stems, mix, render, write_plan
+from mixlab.engine.mixing import analyze_stems, mix, render
 from mixlab.engine.plan import Plan
 from mixlab.engine.targets import get_platform, platform_names
 from mixlab.errors import InvalidParameterError, MixlabError
 from mixlab.service import media, notes_store
 from mixlab.service.db import Store, new_id, now_iso
 from mixlab.service.jobs.runner import JobProgress
+from mixlab.service.plan_io import plan_out, without_paths
 from mixlab.service.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -260,7 +261,7 @@ def run_mix(job_id: str, store: Store, storage: Storage) -> dict[str, Any]:
         stems, _rows = conformed_stems(storage, store, owner, sid, sample_rate=rate)
         with stems:
             raw_lufs = media.raw_sum_loudness(stems)
-        write_plan(result.plan, partial / "plan.json")
+        storage.write_json(partial / "plan.json", plan_out(result.plan))
         measured = result.measured
         files = [
             _file_record(partial / "mix.wav", "mix", fmt="wav24", loudness_lufs=measured["integrated_lufs"],
@@ -270,7 +271,7 @@ def run_mix(job_id: str, store: Store, storage: Storage) -> dict[str, Any]:
         loudness = {"raw_sum_lufs": media.finite_or_none(raw_lufs),
                     "mix_lufs": media.finite_or_none(measured["integrated_lufs"])}
         session_dir = storage.session_dir(owner, sid)
-        storage.write_json(session_dir / "plan.json", result.plan.to_dict())
+        storage.write_json(session_dir / "plan.json", plan_out(result.plan))
         if result.notes is not None:
             storage.write_json(session_dir / "notes.json", result.notes)
         if result.notes_session is not None:
@@ -332,7 +333,7 @@ def run_render(job_id: str, store: Store, storage: Storage) -> dict[str, Any]:
                 _zip_folder(stems_out, partial / "stems.zip")
                 shutil.rmtree(stems_out)
                 files.append(_file_record(partial / "stems.zip", "stems", fmt="zip"))
-            write_plan(plan, partial / "plan.json")
+            storage.write_json(partial / "plan.json", plan_out(plan))
             files.append(_file_record(partial / "plan.json", "plan"))
             source = partial / "mix.wav"
             spans = RENDER_SPANS
@@ -350,7 +351,7 @@ def run_render(job_id: str, store: Store, storage: Storage) -> dict[str, Any]:
             for fmt, out in zip(formats, r.outputs):
                 files.append(_file_record(Path(out["file"]), "master", target=r.target.name, fmt=fmt,
                                           loudness_lufs=out["integrated_lufs"], true_peak_dbtp=out["true_peak_dbtp"]))
-        storage.write_json(partial / "master-plans.json", {r.target.name: r.plan.to_dict() for r in results})
+        storage.write_json(partial / "master-plans.json", {r.target.name: without_paths(r.plan.to_dict()) for r in results})
         files.append(_file_record(partial / "master-plans.json", "plan"))
         n = _commit_version(store, storage, job, vid, partial, "render", files)
     finally:

@@ -17,8 +17,9 @@ from mixlab.service import uploads, views
 from mixlab.service.deps import Services, ServicesDep, SessionDep, UserDep
 from mixlab.service.errors import ApiError
 from mixlab.service.jobs.runner import EXCLUSIVE_KINDS
+from mixlab.service.jsonbody import StrictJSONRoute
 
-router = APIRouter(prefix="/api/sessions/{sid}", tags=["files"])
+router = APIRouter(prefix="/api/sessions/{sid}", tags=["files"], route_class=StrictJSONRoute)
 
 
 def _refuse_while_mixing(services: Services, user: str, sid: str) -> None:

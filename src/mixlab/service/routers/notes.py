@@ -11,7 +11,6 @@ from typing import Any
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from mixlab.engine.mix import MIX_SCHEMA
 from mixlab.engine.notes import NotesSession, apply_fix, notes_document
 from mixlab.engine.plan import Plan
 from mixlab.errors import InvalidParameterError
@@ -19,8 +18,10 @@ from mixlab.service.deps import Services, ServicesDep, SessionDep, UserDep
 from mixlab.service.errors import ApiError, not_found
 from mixlab.service.jobs.tasks import notes_target
 from mixlab.service.schemas import ApplyFixRequest, NotesRequest
+from mixlab.service.jsonbody import StrictJSONRoute
+from mixlab.service.plan_io import plan_in, plan_out
 
-router = APIRouter(prefix="/api/sessions/{sid}/notes", tags=["notes"])
+router = APIRouter(prefix="/api/sessions/{sid}/notes", tags=["notes"], route_class=StrictJSONRoute)
 
 
 def _notes_session(services: Services, user: str, session: dict[str, Any], plan: Plan) -> NotesSession:
@@ -46,7 +47,7 @@ def _timed_document(prepare: Callable[[], tuple[NotesSession, Plan | None, str]]
 
 def _evaluate(services: Services, user: str, session: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
     def prepare() -> tuple[NotesSession, Plan, str]:
-        plan = Plan.from_dict(raw, expected_schema=MIX_SCHEMA)
+        plan = plan_in(raw, max_tracks=services.settings.max_stems)
         return _notes_session(services, user, session, plan), plan, session["name"]
 
     return _timed_document(prepare)
@@ -58,12 +59,12 @@ async def plan_notes(body: NotesRequest, session: SessionDep, user: UserDep, ser
 
 
 def _apply(services: Services, user: str, session: dict[str, Any], raw: dict[str, Any], index: int) -> dict[str, Any]:
-    plan = Plan.from_dict(raw, expected_schema=MIX_SCHEMA)
+    plan = plan_in(raw, max_tracks=services.settings.max_stems)
     notes = _notes_session(services, user, session, plan).evaluate(plan)
     if index >= len(notes):
         raise InvalidParameterError(f"there are {len(notes)} notes for this plan; note {index} does not exist. "
                                     "Ask for the notes again.", code="notes.bad_index", index=index)
-    return {"plan": apply_fix(plan, notes[index]).to_dict()}
+    return {"plan": plan_out(apply_fix(plan, notes[index]))}
 
 
 @router.post("/apply")

@@ -18,8 +18,9 @@ from mixlab.engine.profiles import genre_band_target_db, genre_names, genre_tole
 from mixlab.engine.targets import get_platform, platform_names
 from mixlab.service.deps import ServicesDep
 from mixlab.service.jobs.tasks import FORMATS
+from mixlab.service.jsonbody import StrictJSONRoute
 
-router = APIRouter(prefix="/api", tags=["options"])
+router = APIRouter(prefix="/api", tags=["options"], route_class=StrictJSONRoute)
 
 
 @cache

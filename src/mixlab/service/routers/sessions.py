@@ -12,8 +12,9 @@ from mixlab.service import views
 from mixlab.service.deps import ServicesDep, SessionDep, UserDep
 from mixlab.service.errors import ApiError
 from mixlab.service.schemas import SessionCreate, SessionPatch
+from mixlab.service.jsonbody import StrictJSONRoute
 
-router = APIRouter(prefix="/api/sessions", tags=["sessions"])
+router = APIRouter(prefix="/api/sessions", tags=["sessions"], route_class=StrictJSONRoute)
 
 
 @router.post("", status_code=201)

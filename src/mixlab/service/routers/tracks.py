@@ -10,8 +10,9 @@ from fastapi.responses import FileResponse
 from mixlab.service import media, uploads
 from mixlab.service.deps import ServicesDep, SessionDep, UserDep
 from mixlab.service.errors import ApiError, not_found
+from mixlab.service.jsonbody import StrictJSONRoute
 
-router = APIRouter(prefix="/api/sessions/{sid}/tracks", tags=["tracks"])
+router = APIRouter(prefix="/api/sessions/{sid}/tracks", tags=["tracks"], route_class=StrictJSONRoute)
 
 
 def _track(services: Any, user: str, sid: str, tid: str) -> dict[str, Any]:
