@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 import stat
+import struct
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -100,3 +102,46 @@ def test_damaged_archive_is_named(tmp_path: Path) -> None:
 def test_stem_file_name(source: str, name: str, skipped: bool) -> None:
     got, why = stem_file_name(source)
     assert got == name and (why is not None) == skipped
+
+
+def test_deflated_silence_of_many_megabytes_is_refused_as_a_bomb(tmp_path: Path) -> None:
+    """Regression: per entry the loose 2000:1 limit let a 64 kB archive unpack to 64 MB (a
+    261 kB upload became a 256 MB track); the archive as a whole is held to 32:1."""
+    archive = _zip(tmp_path / "bomb.zip", [("Kick.wav", bytes(64 * 2**20))])
+    assert archive.stat().st_size < 2**20
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InvalidAudioError) as info:
+        extract_zip(archive, out, name="upload.zip")
+    assert info.value.code == "stems.zip_bomb" and "upload.zip" in info.value.message
+    assert info.value.details["max_ratio"] == 32
+    assert list(out.iterdir()) == []
+
+
+def test_a_silent_stem_among_real_ones_is_kept(tmp_path: Path) -> None:
+    noise = np.random.default_rng(0).standard_normal((48000 * 6, 2)).astype(np.float32) * 0.1
+    buf = io.BytesIO()
+    sf.write(buf, noise, 48000, format="WAV", subtype="FLOAT")
+    silent = io.BytesIO()
+    sf.write(silent, np.zeros_like(noise), 48000, format="WAV", subtype="FLOAT")
+    archive = _zip(tmp_path / "s.zip", [("Synth.wav", buf.getvalue()), ("Muted.wav", silent.getvalue())])
+    out = tmp_path / "out"
+    out.mkdir()
+    files, _ignored = extract_zip(archive, out)
+    assert [s for s, _ in files] == ["Muted.wav", "Synth.wav"]
+
+
+def test_an_entry_larger_than_it_declares_is_stopped_while_unpacking(tmp_path: Path) -> None:
+    """Declared sizes can lie: the sizes in both headers say 1000 bytes, the data is 3 MB."""
+    archive = _zip(tmp_path / "liar.zip", [("Kick.wav", bytes(3 * 2**20))])
+    data = bytearray(archive.read_bytes())
+    local, central = data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02")
+    struct.pack_into("<I", data, local + 22, 1000)
+    struct.pack_into("<I", data, central + 24, 1000)
+    archive.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InvalidAudioError) as info:
+        extract_zip(archive, out, name="liar.zip")
+    assert info.value.code == "stems.zip_corrupt" and "liar.zip" in info.value.message
+    assert list(out.iterdir()) == []

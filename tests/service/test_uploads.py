@@ -226,3 +226,16 @@ def test_restart_sweeps_temporary_and_orphan_files(tmp_path: Path, stems: dict[s
         assert sorted(p.name for p in (folder / "originals").iterdir()) == ["Kick.wav"]
         job = client.get("/api/jobs/j_crashed").json()
         assert job["state"] == "failed" and job["error"]["code"] == "job.interrupted"
+
+
+def test_deflated_zip_bomb_upload_is_refused_and_leaves_nothing(client: TestClient, tmp_path: Path) -> None:
+    """Regression: a 261 kB ZIP became a 256 MB stored track (deflated silence is ~1000:1,
+    under the per-entry limit); an upload is now held to 32 times its size unpacked."""
+    archive = _zip_with(tmp_path, "silence.zip", {"Pad.wav": bytes(48 * 2**20)}, compression=zipfile.ZIP_DEFLATED)
+    sid = new_session(client)
+    r = upload(client, sid, archive)
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["code"] == "stems.zip_bomb" and error["message"].startswith("silence.zip:")
+    assert _files_left(client, sid) == []
+    assert client.get(f"/api/sessions/{sid}").json()["tracks"] == []

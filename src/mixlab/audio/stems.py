@@ -59,6 +59,7 @@ except ImportError:  # pragma: no cover
     _LZMA_ERRORS = ()
 
 __all__ = [
+    "MAX_ARCHIVE_RATIO",
     "MAX_COMPRESSION_RATIO",
     "Stem",
     "Conversion",
@@ -76,6 +77,15 @@ logger = logging.getLogger(__name__)
 #: this many times its own size. (bzip2 or LZMA archives of near-silent stems can exceed it;
 #: the message asks for the standard method.)
 MAX_COMPRESSION_RATIO = 2000
+#: Largest ratio of everything a ZIP unpacks to over the archive's own size, for archives that
+#: are kept unpacked (:func:`extract_zip`, the service's uploads). Music barely compresses
+#: (WAV about 1.1:1 with Deflate, FLAC and MP3 1:1), but a stem of pure digital silence packs
+#: about 1000:1, and exports do hold silent stems; so single entries keep the loose
+#: :data:`MAX_COMPRESSION_RATIO` and the archive as a whole is held to this: it passes an
+#: archive until over 97 % of its content is digital silence, and bounds what one upload
+#: can write to 32 times its size (a 261 kB archive of 256 MB was kept before; an 8 MB one
+#: could write 8 GB).
+MAX_ARCHIVE_RATIO = 32
 # Below this many unpacked bytes the ratio is not checked: tiny files have erratic ratios and
 # cannot fill a disk.
 _RATIO_FLOOR_BYTES = 1 << 20
@@ -476,6 +486,7 @@ def extract_zip(
     name: str | None = None,
     max_stems: int = 256,
     max_total_bytes: int = 8 * 2**30,
+    max_ratio: int = MAX_ARCHIVE_RATIO,
 ) -> tuple[list[tuple[str, Path]], list[tuple[str, str]]]:
     """Check a ZIP archive exactly as :func:`open_stems` does, then unpack its audio files.
 
@@ -500,6 +511,11 @@ def extract_zip(
         Most audio files accepted, >= 1.
     max_total_bytes : int
         Most bytes the audio files may unpack to, >= 1.
+    max_ratio : int
+        Most bytes the audio files may unpack to per byte of the archive (see
+        :data:`MAX_ARCHIVE_RATIO`), >= 1. Both limits are checked on the declared sizes before
+        anything is written, and hold while unpacking: an entry that unpacks to more than it
+        declares is refused as it is written.
 
     Returns
     -------
@@ -519,13 +535,15 @@ def extract_zip(
     """
     max_stems = _check_positive_int(max_stems, "max_stems")
     max_total_bytes = _check_positive_int(max_total_bytes, "max_total_bytes")
+    max_ratio = _check_positive_int(max_ratio, "max_ratio")
     path_str = os.fspath(zip_path)
     label = name or os.path.basename(os.path.abspath(path_str)) or path_str
     target = os.fspath(folder)
     _refuse_unsafe_entries(path_str, label)
     before = set(os.listdir(target))
     try:
-        files, ignored = _unpack_zip(path_str, label, target, max_stems=max_stems, max_total_bytes=max_total_bytes)
+        files, ignored = _unpack_zip(path_str, label, target, max_stems=max_stems, max_total_bytes=max_total_bytes,
+                                     max_ratio=max_ratio)
     except BaseException:
         for entry in set(os.listdir(target)) - before:
             try:
@@ -921,7 +939,8 @@ def _zip_corrupt(label: str, entry: str | None, reason: object) -> InvalidAudioE
     )
 
 
-def _zip_bomb(label: str, entry: str, unpacked: int, packed: int) -> InvalidAudioError:
+def _zip_bomb(label: str, entry: str, unpacked: int, packed: int,
+              max_ratio: int = MAX_COMPRESSION_RATIO) -> InvalidAudioError:
     ratio = unpacked / max(packed, 1)
     return InvalidAudioError(
         f"{label}: {entry} would unpack to {ratio:.0f} times its packed size ({_fmt_bytes(unpacked)} "
@@ -932,7 +951,7 @@ def _zip_bomb(label: str, entry: str, unpacked: int, packed: int) -> InvalidAudi
         entry=entry,
         unpacked_bytes=unpacked,
         packed_bytes=packed,
-        max_ratio=MAX_COMPRESSION_RATIO,
+        max_ratio=max_ratio,
     )
 
 
@@ -956,7 +975,8 @@ def _zip_too_large(label: str, num_bytes: int, max_total_bytes: int, *, declared
 
 
 def _unpack_zip(
-    zip_path: str, label: str, tempdir: str, *, max_stems: int, max_total_bytes: int
+    zip_path: str, label: str, tempdir: str, *, max_stems: int, max_total_bytes: int,
+    max_ratio: int = MAX_COMPRESSION_RATIO,
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """Check the archive, then unpack its audio files into ``tempdir``.
 
@@ -976,14 +996,17 @@ def _unpack_zip(
             raise _zip_corrupt(label, None, exc) from exc
         with zf:
             return _unpack_open_zip(
-                zf, archive_bytes, label, tempdir, max_stems=max_stems, max_total_bytes=max_total_bytes
+                zf, archive_bytes, label, tempdir, max_stems=max_stems, max_total_bytes=max_total_bytes,
+                max_ratio=max_ratio,
             )
 
 
 def _unpack_open_zip(
-    zf: zipfile.ZipFile, archive_bytes: int, label: str, tempdir: str, *, max_stems: int, max_total_bytes: int
+    zf: zipfile.ZipFile, archive_bytes: int, label: str, tempdir: str, *, max_stems: int, max_total_bytes: int,
+    max_ratio: int,
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """:func:`_unpack_zip` once the archive's table of contents is read."""
+    """:func:`_unpack_zip` once the archive's table of contents is read; ``max_ratio`` bounds
+    the whole archive's unpacked size per packed byte."""
     ignored: list[tuple[str, str]] = []
     reported: set[str] = set()
     entries: list[tuple[zipfile.ZipInfo, str]] = []
@@ -1035,8 +1058,9 @@ def _unpack_open_zip(
         if info.file_size > _RATIO_FLOOR_BYTES and info.file_size > MAX_COMPRESSION_RATIO * info.compress_size:
             raise _zip_bomb(label, source, info.file_size, info.compress_size)
     # Entries can share compressed data (overlapping-entry bombs): judge the whole archive too.
-    if declared > _RATIO_FLOOR_BYTES and declared > MAX_COMPRESSION_RATIO * archive_bytes:
-        raise _zip_bomb(label, "the archive", declared, archive_bytes)
+    # Each entry is held to its declared size while unpacking, so this holds for what is written.
+    if declared > _RATIO_FLOOR_BYTES and declared > max_ratio * archive_bytes:
+        raise _zip_bomb(label, "the archive", declared, archive_bytes, max_ratio)
 
     # Names are made up, so no entry name can reach outside tempdir.
     files: list[tuple[str, str]] = []

@@ -32,6 +32,10 @@ class Settings:
         Most tracks in one session.
     notes_cache_sessions : int
         Sessions whose Mix Notes measurements stay in memory (least recently used dropped).
+    max_unpacked_bytes : int or None
+        Most bytes one ZIP upload may unpack to (``MIXLAB_MAX_UNPACKED_BYTES``); None is twice
+        ``max_upload_bytes`` (a ZIP of WAV stems unpacks to about 1.1 times its size). Each
+        archive is also held to :data:`mixlab.audio.stems.MAX_ARCHIVE_RATIO` times its size.
     """
 
     data_dir: Path = Path("mixlab-data")
@@ -39,22 +43,32 @@ class Settings:
     job_workers: int = 1
     max_stems: int = 256
     notes_cache_sessions: int = 4
+    max_unpacked_bytes: int | None = None
+
+    @property
+    def unpacked_limit(self) -> int:
+        """:attr:`max_unpacked_bytes`, or its default."""
+        return self.max_unpacked_bytes if self.max_unpacked_bytes is not None else 2 * self.max_upload_bytes
 
     def __post_init__(self) -> None:
         if self.max_upload_bytes < 1:
             raise InvalidParameterError("MIXLAB_MAX_UPLOAD_BYTES must be >= 1", code="config.bad_value")
+        if self.max_unpacked_bytes is not None and self.max_unpacked_bytes < 1:
+            raise InvalidParameterError("MIXLAB_MAX_UNPACKED_BYTES must be >= 1", code="config.bad_value")
         if self.job_workers < 1:
             raise InvalidParameterError("MIXLAB_JOB_WORKERS must be >= 1", code="config.bad_value")
 
     @classmethod
     def from_env(cls, *, data_dir: str | os.PathLike[str] | None = None) -> Settings:
-        """Settings from ``MIXLAB_DATA``, ``MIXLAB_MAX_UPLOAD_BYTES`` and ``MIXLAB_JOB_WORKERS``;
+        """Settings from ``MIXLAB_DATA``, ``MIXLAB_MAX_UPLOAD_BYTES``, ``MIXLAB_MAX_UNPACKED_BYTES`` and
+        ``MIXLAB_JOB_WORKERS``;
         ``data_dir`` (the ``--data`` option) wins over ``MIXLAB_DATA``."""
         folder = data_dir if data_dir is not None else os.environ.get("MIXLAB_DATA", "mixlab-data")
         return cls(
             data_dir=Path(folder),
             max_upload_bytes=_int_env("MIXLAB_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
             job_workers=_int_env("MIXLAB_JOB_WORKERS", 1),
+            max_unpacked_bytes=_int_env("MIXLAB_MAX_UNPACKED_BYTES", 0) or None,
         )
 
 

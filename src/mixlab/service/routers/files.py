@@ -48,7 +48,7 @@ async def upload_file(request: Request, session: SessionDep, user: UserDep, serv
         is_master = session["kind"] == "master"
         checked, ignored = await run_in_threadpool(
             uploads.check_upload, received, work, allow_zip=not is_master, max_stems=services.settings.max_stems,
-            max_total_bytes=4 * services.settings.max_upload_bytes)
+            max_total_bytes=services.settings.unpacked_limit)
         if not checked:
             raise ApiError(400, "upload.no_audio", f"{received.name}: holds no audio files.")
         rows = await run_in_threadpool(uploads.keep_files, services, user, sid, checked, replace=is_master,
