@@ -11,83 +11,15 @@ via ``tests/e2e/screenshots.py``; a temporary folder otherwise).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.fixtures.server import running_server
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-gpu", "--autoplay-policy=no-user-gesture-required"]
-STEM_SECONDS = 20.0
 # budgets, generous for a loaded CI machine; the measured values are printed
 NOTES_BUDGET_MS = 2000.0
 PARAM_BUDGET_MS = 50.0
-
-
-def _require_browser() -> None:
-    if CHROMIUM.exists():
-        return
-    if os.environ.get("MIXLAB_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{CHROMIUM} is missing and MIXLAB_REQUIRE_BROWSER=1: install Debian's chromium (apt-get install chromium)")
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser tests")
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    """The base URL of a running `mixlab serve` with an empty data folder."""
-    _require_browser()
-    if os.environ.get("MIXLAB_E2E_URL"):
-        yield os.environ["MIXLAB_E2E_URL"].rstrip("/")
-        return
-    data = tmp_path_factory.mktemp("mixlab-data")
-    try:
-        with running_server(data) as (url, _):
-            yield url
-    except RuntimeError as exc:
-        pytest.fail(str(exc))
-
-
-@pytest.fixture(scope="session")
-def stems(tmp_path_factory) -> list[Path]:
-    """Six synthesised stems (kick, snare, hats, bass, pad, lead), 20 s, 16-bit WAV."""
-    from tests.fixtures.multitrack import write_session
-
-    folder = tmp_path_factory.mktemp("stems")
-    return sorted(write_session(folder, sr=44100, duration_s=STEM_SECONDS, subtype="PCM_16").values())
-
-
-@pytest.fixture(scope="session")
-def shots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("MIXLAB_SCREENSHOTS_DIR") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def browser():
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser, server):
-    context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.errors = errors
-    yield pg
-    context.close()
 
 
 def _wait(pg, expression: str, timeout_s: float, what: str):
@@ -97,10 +29,19 @@ def _wait(pg, expression: str, timeout_s: float, what: str):
         raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}; page errors: {pg.errors}") from exc
 
 
+def slider_position(pg, section: str, name: str, value: float) -> int:
+    """Where a parameter's slider sits for ``value`` (sliders follow a taper; mixer.js sliderPosition)."""
+    return pg.evaluate("""async ([section, name, value]) => {
+        const { spec } = await import('/plan.js'); const { sliderPosition } = await import('/mixer.js');
+        return sliderPosition(spec(section, name), value); }""", [section, name, value])
+
+
 def _set_range(pg, selector: str, value: float) -> float:
-    """Move a range input as a drag would (input event); returns the page's timestamp."""
+    """Move a parameter's slider to ``value`` as a drag would (input event); returns the page's timestamp."""
+    section, name = pg.eval_on_selector(selector, "(el) => [el.closest('.pc').dataset.section, el.closest('.pc').dataset.param]")
+    pos = slider_position(pg, section, name, value)
     return pg.eval_on_selector(selector, """(el, v) => { el.value = String(v); const t = performance.now();
-        el.dispatchEvent(new Event('input', {bubbles: true})); el.dispatchEvent(new Event('change', {bubbles: true})); return t; }""", value)
+        el.dispatchEvent(new Event('input', {bubbles: true})); el.dispatchEvent(new Event('change', {bubbles: true})); return t; }""", pos)
 
 
 def test_upload_mix_adjust_fix_render_download(page, server, stems, shots):
@@ -333,17 +274,18 @@ def _check_eq_matches_engine(pg) -> None:
 
 def _control_to_gain_ms(pg, selector: str, track: str, gain_db: float) -> float:
     """Time from a slider's input event until the track's GainNode has moved 90 % of the way."""
-    return pg.eval_on_selector(selector, """async (el, [track, db]) => {
+    pos = slider_position(pg, f"track:{track}", "gain_db", gain_db)
+    return pg.eval_on_selector(selector, """async (el, [track, db, pos]) => {
         const gain = window.mixlab.graph.tracks[track].fader.gain;
         const from = gain.value, to = 10 ** (db / 20);
         const t0 = performance.now();
-        el.value = String(db); el.dispatchEvent(new Event('input', {bubbles: true})); el.dispatchEvent(new Event('change', {bubbles: true}));
+        el.value = String(pos); el.dispatchEvent(new Event('input', {bubbles: true})); el.dispatchEvent(new Event('change', {bubbles: true}));
         while (Math.abs(gain.value - to) > 0.1 * Math.abs(to - from)) {
             if (performance.now() - t0 > 2000) return Infinity;
             await new Promise((r) => setTimeout(r, 0));
         }
         return performance.now() - t0;
-    }""", [track, gain_db])
+    }""", [track, gain_db, pos])
 
 
 def _traversal_zip(folder: Path) -> Path:

@@ -3,9 +3,9 @@
 
 import { h, clear, mmss, mmssTenths, fmtBytes, toast, clamp } from './ui.js';
 import { api, uploadStem, uploadReference, watchJob } from './api.js';
-import { PlanStore, PARAMS, formatValue } from './plan.js';
+import { PlanStore, setSchema, spec, formatValue } from './plan.js';
 import { AudioEngine } from './audio-graph.js';
-import { TrackRow, Inspector, ROLE_LABELS } from './mixer.js';
+import { TrackRow, Inspector, ROLE_LABELS, roleLabel } from './mixer.js';
 import { Timeline } from './waveform.js';
 import { NotesPanel } from './notes.js';
 import { MeterPanel } from './meters.js';
@@ -21,6 +21,8 @@ let ws = null; // the session workspace's widgets
 
 async function boot() {
   try { state.options = await api.options(); } catch (err) { clear($app, h('div.fatal', h('h1', 'mixlab'), h('p', err.message))); return; }
+  setSchema(state.options.params); // every control's range is the engine's
+  Object.assign(ROLE_LABELS, state.options.role_labels || {});
   engine = new AudioEngine();
   await engine.initMeters(new URL('./meters-worklet.js', import.meta.url));
   engine.applyPlan(planView);
@@ -209,7 +211,7 @@ function applySession(s) {
   s.tracks.forEach((t, i) => {
     let row = ws.rows.get(t.name);
     if (!row) {
-      row = new TrackRow(ws.ctx, t, i, { roles: state.options.roles || Object.keys(ROLE_LABELS), mastering: s.kind === 'master' });
+      row = new TrackRow(ws.ctx, t, i, { roles: state.options.params?.track?.role?.choices || state.options.roles || Object.keys(ROLE_LABELS), mastering: s.kind === 'master' });
       ws.rows.set(t.name, row);
       ws.tracksEl.append(row.el);
     }
@@ -327,7 +329,7 @@ function buildWorkspace(session) {
     onFocus: (s, n) => { state.focus = { s, n }; ws.updateReason(); },
     onSelect: (name) => { state.selected = name; for (const [n, r] of ws.rows) r.setSelected(n === name); ws.inspector.show(name, 'track'); },
     preRole: (name) => state.preRoles[name],
-    onRole: (name, role) => { if (store.loaded) store.set(`track:${name}`, 'role', role, { gesture: null }); else { state.preRoles[name] = role; toast(`${name}: ${ROLE_LABELS[role] || role} — used by the AI mix.`); } },
+    onRole: (name, role) => { if (store.loaded) store.set(`track:${name}`, 'role', role, { gesture: null }); else { state.preRoles[name] = role; toast(`${name}: ${roleLabel(role)} — used by the AI mix.`); } },
     onSolo: (name, on) => { engine.setSolo(name, on); ws.rows.get(name)?.setSolo(on); },
   };
   const o = state.options;
@@ -490,9 +492,10 @@ function buildWorkspace(session) {
       const f = state.focus;
       if (!f) return;
       const p = store.param(f.s, f.n);
-      const label = PARAMS[f.n]?.label || f.n;
+      const m = spec(f.s, f.n);
+      const label = m?.label || f.n;
       const where = f.s.startsWith('track:') ? f.s.slice(6) : f.s;
-      clear(reason, h('b', `${where} · ${label}`), p ? [` ${f.n === 'eq' ? `${(p.value || []).length} bands` : formatValue(f.n, p.value)} — `, h(`span.src.${p.source}`, p.source === 'user' ? 'you' : 'AI'), ` ${p.reason || ''}`, p.locked ? h('span.chip', 'locked') : null] : ' — not in the plan yet (run the AI mix)');
+      clear(reason, h('b', `${where} · ${label}`), p ? [` ${f.n === 'eq' ? `${(p.value || []).length} bands` : formatValue(m, p.value)} — `, h(`span.src.${p.source}`, p.source === 'user' ? 'you' : 'AI'), ` ${p.reason || ''}`, p.locked ? h('span.chip', 'locked') : null] : ' — not in the plan yet (run the AI mix)');
     },
   };
   engine.on('transport', ({ playing }) => { playBtn.textContent = playing ? '❚❚' : '▶'; playBtn.setAttribute('aria-label', playing ? 'pause' : 'play'); });

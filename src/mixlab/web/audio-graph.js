@@ -257,7 +257,7 @@ export class AudioEngine extends Emitter {
     const t = this.tracks.get(name);
     if (!t) return;
     try { t.source?.stop(); } catch { /* not started */ }
-    for (const n of [...t.chain, t.raw, t.reverbSend, t.delaySend]) n.disconnect();
+    for (const n of [...t.chain, ...t.eq, t.raw, t.reverbSend, t.delaySend]) n.disconnect();
     this.tracks.delete(name);
   }
 
@@ -293,7 +293,7 @@ export class AudioEngine extends Emitter {
       const hp = P.get(s, 'highpass_hz');
       for (const f of t.hp) setParam(f.frequency, hp ? hp : 5, ctx);
     }
-    if (want('eq')) this.applyEq(t.eq, get('eq', []), t), t.values.eqCount = (get('eq', []) || []).length;
+    if (want('eq')) this.applyEq(t.eq, get('eq', []), t.comp), t.values.eqCount = (get('eq', []) || []).length;
     if (!only || only.startsWith('comp_')) this.applyComp(t.comp, t.makeup, s);
     if (want('gain_db') || want('mute') || only === 'solo') this.applyFader(t);
     if (want('pan')) setParam(t.pan.pan, get('pan', 0), ctx);
@@ -311,8 +311,15 @@ export class AudioEngine extends Emitter {
     setParam(t.raw.gain, soloed ? 0 : 1, this.ctx);
   }
 
-  applyEq(nodes, bands, owner) {
+  /** The bands on a chain of biquads ending in `next`; the chain grows when a plan has more bands than slots. */
+  applyEq(nodes, bands, next) {
     const ctx = this.ctx;
+    while (nodes.length < (bands?.length || 0)) {
+      const last = nodes[nodes.length - 1];
+      const f = ctx.createBiquadFilter(); f.type = 'peaking'; f.gain.value = 0;
+      last.disconnect(next); last.connect(f); f.connect(next);
+      nodes.push(f);
+    }
     const top = 0.95 * ctx.sampleRate / 2;
     nodes.forEach((f, i) => {
       const b = bands?.[i];
@@ -348,7 +355,7 @@ export class AudioEngine extends Emitter {
     const is = (s) => !section || section === s;
     if (is('bus:drums')) this.applyComp(this.drumComp, this.drumMakeup, 'bus:drums');
     if (is('bus:mix')) {
-      this.applyEq(this.busEq, P.get('bus:mix', 'eq') || [], null);
+      this.applyEq(this.busEq, P.get('bus:mix', 'eq') || [], this.glue);
       this.applyComp(this.glue, this.glueMakeup, 'bus:mix');
       setParam(this.output.gain, dbToLin(P.get('bus:mix', 'output_gain_db') ?? 0), ctx);
     }

@@ -3,9 +3,39 @@
 // EQ editor: the summed curve drawn on a canvas, bands dragged on it.
 
 import { h, fitCanvas, clamp, fmtHz } from './ui.js';
+import { spec, snap } from './plan.js';
 
 export const BAND_KINDS = ['peak', 'low_shelf', 'high_shelf'];
-export const MAX_BANDS = 6;
+/**
+ * The engine's limits of one EQ band (dsp/eq.py, engine/params.py check_eq_bands): more than
+ * 10 Hz and at most 20 kHz, ±24 dB, Q 0.1 to 20, at most 16 bands. The one copy on the page:
+ * the curve, the drag, the wheel and the typed values all use it. When /api/options serves the
+ * band limits with the `eq` spec (`bands: {freq_hz, gain_db, q}`, `max_bands`), those win.
+ */
+export const EQ_LIMITS = {
+  freq_hz: { name: 'freq_hz', min: 10, max: 20000, step: 1, exclusiveMin: true },
+  gain_db: { name: 'gain_db', min: -24, max: 24, step: 0.1 },
+  q: { name: 'q', min: 0.1, max: 20, step: 0.01 },
+  max_bands: 16,
+};
+
+function limits() {
+  const served = spec('track:', 'eq') || {};
+  const b = served.bands || {};
+  return {
+    freq_hz: { ...EQ_LIMITS.freq_hz, ...(b.freq_hz || {}) },
+    gain_db: { ...EQ_LIMITS.gain_db, ...(b.gain_db || {}) },
+    q: { ...EQ_LIMITS.q, ...(b.q || {}) },
+    max_bands: served.max_bands || EQ_LIMITS.max_bands,
+  };
+}
+
+/** One band value brought into the engine's range (a frequency stays above its exclusive minimum). */
+export function clampBand(field, v) {
+  const m = limits()[field];
+  const x = snap(m, v);
+  return m.exclusiveMin && x <= m.min ? snap(m, m.min + m.step) : x;
+}
 const SHELF_Q = Math.SQRT1_2;
 
 /** Normalised biquad [b0, b1, b2, a1, a2] of one plan band (dsp/eq.py peaking_sos / _shelf_sos). */
@@ -91,7 +121,7 @@ export class EqEditor {
     this.bands = [];
     this.highpass = null;
     this.selected = 0;
-    this.range = 18;
+    this.range = limits().gain_db.max; // the canvas shows every gain a band may have
     this.canvas = h('canvas.eq-canvas', { tabIndex: 0, title: 'Drag a band: frequency and gain. Wheel: Q. Double-click: add a band.' });
     this.table = h('div.eq-bands');
     this.el = h('div.eq-editor', this.canvas, this.table);
@@ -125,7 +155,7 @@ export class EqEditor {
       ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, hgt); ctx.stroke();
       ctx.fillStyle = '#5b6672'; ctx.fillText(f >= 1000 ? `${f / 1000}k` : `${f}`, x + 2, hgt - 3);
     }
-    for (const d of [-12, -6, 0, 6, 12]) {
+    for (const d of [-18, -12, -6, 0, 6, 12, 18].filter((x) => Math.abs(x) < this.range)) {
       const y = Math.round(this.y(d, hgt)) + 0.5;
       ctx.strokeStyle = d === 0 ? '#34404c' : '#1b2027';
       ctx.beginPath(); ctx.moveTo(0, y); ctx.lineTo(w, y); ctx.stroke();
@@ -196,14 +226,14 @@ export class EqEditor {
       if (!drag) return;
       const [px, py] = pos(e);
       const w = this.canvas.clientWidth, hgt = this.canvas.clientHeight;
-      const f = Math.round(clamp(this.f(px, w), 20, Math.min(20000, 0.95 * this.sampleRate / 2)));
+      const f = Math.round(clamp(this.f(px, w), 20, Math.min(limits().freq_hz.max, 0.95 * this.sampleRate / 2)));
       if (drag.kind === 'hp') {
-        this.highpass = clamp(f, 20, 1000);
+        this.highpass = snap(spec(this.section || 'track:', 'highpass_hz') || { min: 20, max: 1000, step: 1 }, f);
         this.onHighpass?.(this.highpass, 'eq:hp');
       } else {
         const b = this.bands[drag.i];
-        b.freq_hz = f;
-        b.gain_db = Math.round(clamp(this.db(py, hgt), -this.range, this.range) * 10) / 10;
+        b.freq_hz = clampBand('freq_hz', f);
+        b.gain_db = clampBand('gain_db', this.db(py, hgt));
         this.onChange?.(structuredClone(this.bands), `eq:${drag.i}`);
         this.renderTable();
       }
@@ -218,15 +248,15 @@ export class EqEditor {
       if (!hit || hit.kind !== 'band') return;
       e.preventDefault();
       const b = this.bands[hit.i];
-      b.q = Math.round(clamp(b.q * (e.deltaY < 0 ? 1.1 : 1 / 1.1), 0.1, 20) * 100) / 100;
+      b.q = clampBand('q', (b.q || SHELF_Q) * (e.deltaY < 0 ? 1.1 : 1 / 1.1));
       this.onChange?.(structuredClone(this.bands), `eq:q${hit.i}`);
       this.draw(); this.renderTable();
     }, { passive: false });
     this.canvas.addEventListener('dblclick', (e) => {
       const [px, py] = pos(e);
-      if (this.hit(px, py) || this.bands.length >= MAX_BANDS) return;
+      if (this.hit(px, py) || this.bands.length >= limits().max_bands) return;
       const w = this.canvas.clientWidth, hgt = this.canvas.clientHeight;
-      this.bands.push({ kind: 'peak', freq_hz: Math.round(this.f(px, w)), gain_db: Math.round(this.db(py, hgt) * 10) / 10, q: 1.0 });
+      this.bands.push({ kind: 'peak', freq_hz: clampBand('freq_hz', this.f(px, w)), gain_db: clampBand('gain_db', this.db(py, hgt)), q: 1.0 });
       this.selected = this.bands.length - 1;
       this.onChange?.(structuredClone(this.bands), null);
       this.onGestureEnd?.();
@@ -235,11 +265,13 @@ export class EqEditor {
   }
 
   renderTable() {
+    const lim = limits();
     const rows = this.bands.map((b, i) => {
       const upd = (field, parse) => (e) => {
         const v = parse(e.target.value);
-        if (!Number.isFinite(v) && field !== 'kind') return;
-        b[field] = field === 'kind' ? e.target.value : v;
+        if (!Number.isFinite(v) && field !== 'kind') { this.renderTable(); return; }
+        b[field] = field === 'kind' ? e.target.value : clampBand(field, v);
+        if (field !== 'kind' && String(b[field]) !== e.target.value) e.target.value = b[field];
         if (field === 'kind' && b.kind !== 'peak' && !b.q) b.q = SHELF_Q;
         this.onChange?.(structuredClone(this.bands), null); this.onGestureEnd?.(); this.draw();
       };
@@ -247,12 +279,12 @@ export class EqEditor {
         h('span.eq-dot', { style: { background: COLORS[i % COLORS.length] } }, String(i + 1)),
         h('select', { 'aria-label': `band ${i + 1} kind`, on: { change: upd('kind', String) } },
           BAND_KINDS.map((k) => h('option', { value: k, selected: k === b.kind }, { peak: 'Bell', low_shelf: 'Low shelf', high_shelf: 'High shelf' }[k]))),
-        h('input', { type: 'number', 'aria-label': `band ${i + 1} frequency`, value: Math.round(b.freq_hz), min: 11, max: 20000, step: 1, on: { change: upd('freq_hz', parseFloat) } }), h('span.u', 'Hz'),
-        h('input', { type: 'number', 'aria-label': `band ${i + 1} gain`, value: b.gain_db, min: -24, max: 24, step: 0.1, on: { change: upd('gain_db', parseFloat) } }), h('span.u', 'dB'),
-        h('input', { type: 'number', 'aria-label': `band ${i + 1} Q`, value: b.q, min: 0.1, max: 20, step: 0.05, on: { change: upd('q', parseFloat) } }), h('span.u', 'Q'),
+        h('input', { type: 'number', 'aria-label': `band ${i + 1} frequency`, value: Math.round(b.freq_hz), min: lim.freq_hz.min + lim.freq_hz.step, max: lim.freq_hz.max, step: lim.freq_hz.step, on: { change: upd('freq_hz', parseFloat) } }), h('span.u', 'Hz'),
+        h('input', { type: 'number', 'aria-label': `band ${i + 1} gain`, value: b.gain_db, min: lim.gain_db.min, max: lim.gain_db.max, step: lim.gain_db.step, on: { change: upd('gain_db', parseFloat) } }), h('span.u', 'dB'),
+        h('input', { type: 'number', 'aria-label': `band ${i + 1} Q`, value: b.q, min: lim.q.min, max: lim.q.max, step: lim.q.step, on: { change: upd('q', parseFloat) } }), h('span.u', 'Q'),
         h('button.icon.del', { title: 'Remove this band', 'aria-label': `remove band ${i + 1}`, on: { click: (e) => { e.stopPropagation(); this.bands.splice(i, 1); this.selected = 0; this.onChange?.(structuredClone(this.bands), null); this.onGestureEnd?.(); this.draw(); this.renderTable(); } } }, '×'));
     });
-    const add = h('button.small', { disabled: this.bands.length >= MAX_BANDS, title: 'Add a bell band at 1 kHz (or double-click the curve)', on: { click: () => {
+    const add = h('button.small', { disabled: this.bands.length >= lim.max_bands, title: 'Add a bell band at 1 kHz (or double-click the curve)', on: { click: () => {
       this.bands.push({ kind: 'peak', freq_hz: 1000, gain_db: 0, q: 1.0 }); this.selected = this.bands.length - 1;
       this.onChange?.(structuredClone(this.bands), null); this.onGestureEnd?.(); this.draw(); this.renderTable();
     } } }, '+ Band');

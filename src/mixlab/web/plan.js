@@ -124,49 +124,80 @@ export class PlanStore extends Emitter {
   }
 }
 
-/**
- * Parameter metadata: label, unit, range, step and how to show it. Ranges are the engine's
- * (engine/mix_render.py _check calls, dsp/eq.py) narrowed to what a control can sensibly drag.
- */
-export const PARAMS = {
-  gain_db: { label: 'Fader', unit: 'dB', min: -60, max: 12, step: 0.1 },
-  pan: { label: 'Pan', unit: '', min: -1, max: 1, step: 0.01 },
-  mute: { label: 'Mute', kind: 'bool' },
-  polarity_inverted: { label: 'Polarity Ø', kind: 'bool' },
-  offset_ms: { label: 'Nudge', unit: 'ms', min: -100, max: 100, step: 0.1 },
-  highpass_hz: { label: 'High-pass', unit: 'Hz', min: 20, max: 1000, step: 1, log: true, nullable: true },
-  eq: { label: 'EQ', kind: 'eq' },
-  comp_threshold_db: { label: 'Threshold', unit: 'dB', min: -60, max: 0, step: 0.1 },
-  comp_ratio: { label: 'Ratio', unit: ':1', min: 1, max: 20, step: 0.1, log: true },
-  comp_attack_ms: { label: 'Attack', unit: 'ms', min: 0.1, max: 200, step: 0.1, log: true },
-  comp_release_ms: { label: 'Release', unit: 'ms', min: 5, max: 1000, step: 1, log: true },
-  comp_knee_db: { label: 'Knee', unit: 'dB', min: 0, max: 24, step: 0.5 },
-  comp_makeup_db: { label: 'Make-up', unit: 'dB', min: -12, max: 24, step: 0.1 },
-  deess_threshold_db: { label: 'De-ess thr.', unit: 'dB', min: -80, max: 0, step: 0.1, nullable: true },
-  deess_freq_hz: { label: 'De-ess freq', unit: 'Hz', min: 2000, max: 16000, step: 10, log: true },
-  reverb_send_db: { label: 'Reverb send', unit: 'dB', min: -48, max: 6, step: 0.5, nullable: true },
-  delay_send_db: { label: 'Delay send', unit: 'dB', min: -48, max: 6, step: 0.5, nullable: true },
-  rt60_s: { label: 'Decay RT60', unit: 's', min: 0.1, max: 10, step: 0.05, log: true },
-  predelay_ms: { label: 'Pre-delay', unit: 'ms', min: 0, max: 200, step: 1 },
-  damping_hz: { label: 'Damping', unit: 'Hz', min: 500, max: 20000, step: 10, log: true },
-  delay_ms: { label: 'Time', unit: 'ms', min: 10, max: 2000, step: 0.5, log: true },
-  feedback: { label: 'Feedback', unit: '', min: 0, max: 0.9, step: 0.01 },
-  lowpass_hz: { label: 'Low-pass', unit: 'Hz', min: 500, max: 20000, step: 10, log: true },
-  output_gain_db: { label: 'Output', unit: 'dB', min: -48, max: 12, step: 0.1 },
-};
+// ------------------------------------------------------------------------------ the schema
 
-export function formatValue(name, value) {
-  const m = PARAMS[name] || {};
+/**
+ * The parameter schema is the engine's (engine/params.py), served by GET /api/options as
+ * `params`: {section kind: {name: {label, kind, unit, min, max, step, log, nullable, choices}}}.
+ * The page keeps no range of its own: setSchema() is called once at boot, and every control,
+ * read-out and typed value is checked against spec(section, name).
+ */
+let SCHEMA = {};
+
+export function setSchema(params) { SCHEMA = params || {}; }
+
+/** "track" for "track:<name>", else the section itself ("session", "bus:mix", ...). */
+export const sectionKind = (section) => (section.startsWith('track:') ? 'track' : section);
+
+/** The engine's spec of one parameter, or null when the schema does not know it. */
+export function spec(section, name) {
+  return SCHEMA[sectionKind(section)]?.[name] || null;
+}
+
+/** Decimals a value of this step is shown and stored with (0.1 -> 1, 0.05 -> 2, 1 -> 0). */
+export function stepDecimals(step) {
+  const s = String(step || 0.01);
+  return s.includes('e-') ? Number(s.split('e-')[1]) : (s.split('.')[1] || '').length;
+}
+
+/** v rounded to the spec's step (without 0.1 + 0.2 float tails) and kept inside its range. */
+export function snap(m, v) {
+  const st = m.step || 0.01;
+  const d = stepDecimals(st);
+  let x = Number((Math.round(v / st) * st).toFixed(d));
+  if (Number.isFinite(m.min) && x < m.min) x = m.min;
+  if (Number.isFinite(m.max) && x > m.max) x = m.max;
+  return x;
+}
+
+// ------------------------------------------------------------------------------ presentation
+
+/** Short labels where a strip has no room for the schema's label (page presentation only). */
+export const SHORT_LABELS = { gain_db: 'Vol', pan: 'Pan' };
+
+/** How a value reads: by the spec's unit; `off` for a processor switched off (null). */
+export function formatValue(m, value) {
+  m = m || {};
   if (value === null || value === undefined) return 'off';
   if (m.kind === 'bool') return value ? 'on' : 'off';
-  if (name === 'pan') {
+  if (m.kind === 'choice') return String(value);
+  if (m.name === 'pan') {
     if (Math.abs(value) < 0.005) return 'C';
     return `${value < 0 ? 'L' : 'R'}${Math.round(Math.abs(value) * 100)}`;
   }
+  const d = stepDecimals(m.step);
   if (m.unit === 'Hz') return value >= 1000 ? `${(value / 1000).toFixed(value >= 10000 ? 1 : 2)} kHz` : `${Math.round(value)} Hz`;
   if (m.unit === ':1') return `${Number(value).toFixed(1)}:1`;
-  if (m.unit === 'dB') return `${value > 0 ? '+' : ''}${Number(value).toFixed(1)} dB`;
-  if (m.unit === 'ms') return `${Number(value).toFixed(value < 10 ? 1 : 0)} ms`;
+  if (m.unit === 'dB') return `${value > 0 ? '+' : ''}${Number(value).toFixed(Math.max(1, d))} dB`;
+  if (m.unit === 'ms') return `${value > 0 && m.min < 0 ? '+' : ''}${Number(value).toFixed(d)} ms`;
   if (m.unit === 's') return `${Number(value).toFixed(2)} s`;
+  if (m.unit) return `${Number(value).toFixed(d)} ${m.unit}`;
   return String(Number(value).toFixed(2));
+}
+
+/** A typed value ("+17.6 dB", "1.5 kHz", "-3", "L30") as a number in the spec's unit, or NaN. */
+export function parseValue(m, text) {
+  const t = String(text).trim().replace(/\u2212/g, '-').replace(',', '.');
+  if (m?.name === 'pan') {
+    if (/^c(entre|enter)?$/i.test(t)) return 0;
+    const lr = t.match(/^([lr])\s*(\d+(?:\.\d+)?)$/i);
+    if (lr) return (lr[1].toLowerCase() === 'l' ? -1 : 1) * Number(lr[2]) / 100;
+  }
+  const num = t.match(/[-+]?\d*\.?\d+(?:e[-+]?\d+)?/i);
+  if (!num) return NaN;
+  let v = Number(num[0]);
+  const unit = t.slice(num.index + num[0].length).trim().toLowerCase();
+  if (m?.unit === 'Hz' && unit.startsWith('k')) v *= 1000;
+  if (m?.unit === 'ms' && unit === 's') v *= 1000;
+  return v;
 }
