@@ -20,7 +20,7 @@ from mixlab.service.db import Store
 from mixlab.service.deps import Services
 from mixlab.service.errors import error_body, install_handlers
 from mixlab.service.jobs.runner import JobRunner
-from mixlab.service.jobs.tasks import TASKS, notes_target
+from mixlab.service.jobs.tasks import TASKS, notes_target, resume_preparation
 from mixlab.service.notes_cache import NotesCache
 from mixlab.service.routers import files, jobs, notes, options, plan, sessions, tracks, versions
 from mixlab.service.storage import Storage
@@ -71,7 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services.storage.sweep_temp()
         if removed := sweep_orphans(services):
             log.info("removed %d stored files no track claimed", removed)
-        services.runner.recover()
+        interrupted = services.runner.recover()
+        if resumed := resume_preparation(services.store, services.runner.submit, interrupted):
+            log.info("resumed preparing the tracks of %d sessions", resumed)
         yield
         services.runner.shutdown(wait=False)
 

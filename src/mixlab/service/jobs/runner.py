@@ -97,17 +97,21 @@ class JobRunner:
         used to warm caches, never needed for correctness)."""
         self._on_done.append(hook)
 
-    def recover(self) -> None:
+    def recover(self) -> list[dict[str, Any]]:
         """After a restart: a job that was running is failed (its temporary files are swept by
-        the storage), a job still queued runs again."""
-        for job in self.store.query("SELECT * FROM jobs WHERE state = 'running'"):
+        the storage), a job still queued runs again. Returns the jobs that were interrupted
+        (a prepare among them is resumed by :func:`~mixlab.service.jobs.tasks.resume_preparation`)."""
+        interrupted = self.store.query("SELECT * FROM jobs WHERE state = 'running'")
+        for job in interrupted:
             self.store.update_job(job["id"], {
-                "state": "failed", "finished_at": now_iso(),
+                "state": "failed", "finished_at": now_iso(), "stage": "failed",
+                "message": "interrupted by a server restart",
                 "error": {"code": "job.interrupted",
                           "message": "The server was restarted while this job ran. Start it again."},
             })
         for job in self.store.query("SELECT * FROM jobs WHERE state = 'queued' ORDER BY created_at"):
             self._pool.submit(self._run, job["id"])
+        return interrupted
 
     def submit(self, owner: str, sid: str, kind: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """Queue a job (or return the queued prepare it joins); 409 if the session is busy."""

@@ -140,21 +140,61 @@ def _commit_version(store: Store, storage: Storage, job: dict[str, Any], vid: st
 # prepare
 
 
+#: A preparation interrupted by a restart is resumed this many times; then its tracks fail.
+MAX_PREPARE_RESUMES = 2
+
+
 def run_prepare(job_id: str, store: Store, storage: Storage) -> dict[str, Any]:
     """Decode-check every track, write its preview and peaks, analyse it (role, silence).
 
     A track that fails to decode gets ``problem`` (the engine's message) and the others go on.
     When a new track changes the session's rate or length, every preview is written again, so
-    all previews keep the same length.
+    all previews keep the same length. If the job fails as a whole, every track it left
+    unprepared gets the failure as its ``problem``: a track never stays "preparing" for good.
     """
     job, session = _job_context(job_id, store)
     owner, sid = job["owner"], job["session_id"]
     progress = JobProgress(store, job_id)
     result: dict[str, Any] = {"problems": []}
-    if store.tracks(owner, sid):
-        result = _prepare_tracks(store, storage, session, owner, progress)
-    _measure_reference(store, storage, owner, sid, progress)
+    try:
+        if store.tracks(owner, sid):
+            result = _prepare_tracks(store, storage, session, owner, progress)
+        _measure_reference(store, storage, owner, sid, progress)
+    except Exception as exc:
+        why = exc.message if isinstance(exc, MixlabError) else (
+            f"something went wrong on our side while preparing it (job {job_id})")
+        fail_unprepared(store, owner, sid, f"could not be prepared: {why}. Remove it and upload it again.")
+        raise
     return result
+
+
+def fail_unprepared(store: Store, owner: str, sid: str, problem: str) -> None:
+    """Give every track of the session that is neither prepared nor failed ``problem``."""
+    with store.transaction() as db:
+        db.execute("UPDATE tracks SET problem = ? WHERE session_id = ? AND owner = ? AND ready = 0 AND problem IS NULL",
+                   (problem, sid, owner))
+
+
+def resume_preparation(store: Store, submit: Any, interrupted: list[dict[str, Any]]) -> int:
+    """After a restart: every session with tracks neither prepared nor failed gets a prepare
+    job (``submit(owner, sid, "prepare", params)``), unless one is queued; a session whose
+    preparation was already resumed :data:`MAX_PREPARE_RESUMES` times and interrupted again
+    has those tracks failed, with a message the page shows. Returns how many were resumed."""
+    resumes = {(j["owner"], j["session_id"]): int(j["params"].get("resumed", 0))
+               for j in interrupted if j["kind"] == "prepare"}
+    resumed = 0
+    for row in store.query("SELECT DISTINCT owner, session_id FROM tracks WHERE ready = 0 AND problem IS NULL"):
+        owner, sid = row["owner"], row["session_id"]
+        if any(j["kind"] == "prepare" and j["state"] == "queued" for j in store.active_jobs(owner, sid)):
+            continue
+        tries = resumes.get((owner, sid), 0)
+        if tries >= MAX_PREPARE_RESUMES:
+            fail_unprepared(store, owner, sid, f"could not be prepared: the server was restarted while preparing "
+                            f"it, {tries + 1} times. Remove it and upload it again.")
+            continue
+        submit(owner, sid, "prepare", {"resumed": tries + 1})
+        resumed += 1
+    return resumed
 
 
 def _prepare_tracks(store: Store, storage: Storage, session: dict[str, Any], owner: str,
@@ -372,4 +412,5 @@ def _zip_folder(folder: Path, target: Path) -> None:
 
 TASKS = {"prepare": run_prepare, "mix": run_mix, "render": run_render}
 
-__all__ = ["FORMATS", "TASKS", "conformed_stems", "notes_target", "run_mix", "run_prepare", "run_render", "session_plan"]
+__all__ = ["FORMATS", "MAX_PREPARE_RESUMES", "TASKS", "conformed_stems", "fail_unprepared", "notes_target",
+           "resume_preparation", "run_mix", "run_prepare", "run_render", "session_plan"]
