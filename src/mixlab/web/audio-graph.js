@@ -12,7 +12,7 @@
 import { bandCoefficients } from './eq-curve.js';
 import { clamp, dbToLin, Emitter } from './ui.js';
 
-export const BASE_DELAY_S = 0.1;        // nudge range is +-BASE_DELAY_S around it
+export const BASE_DELAY_S = 0.1;        // the delay line holds +-BASE_DELAY_S of nudge; beyond, the source starts later/earlier
 const COMP_LATENCY_S = 0.006;          // Chromium's DynamicsCompressor look-ahead (pre-delay)
 const EQ_SLOTS = 6;                    // biquads per track, unused ones are 0 dB bells
 const TC = 0.01;                       // setTargetAtTime constant: 10 ms
@@ -125,7 +125,7 @@ class TrackNodes {
   /** The nodes a test or a meter may look at (window.mixlab.graph.tracks[name]). */
   get exposed() {
     return { fader: this.fader, pan: this.pan, eq: this.eq.slice(0, Math.max(1, this.values.eqCount || 0)), eqSlots: this.eq,
-      comp: this.comp, makeup: this.makeup, polarity: this.polarity, delay: this.delay, highpass: this.hp,
+      comp: this.comp, makeup: this.makeup, polarity: this.polarity, delay: this.delay, highpass: this.hp, sourceShiftS: this.shift || 0,
       reverbSend: this.reverbSend, delaySend: this.delaySend, raw: this.raw };
   }
 }
@@ -288,7 +288,7 @@ export class AudioEngine extends Emitter {
     const get = (n, d) => { const v = P.get(s, n); return v === undefined || v === null ? d : v; };
     const want = (n) => !only || only === n;
     if (want('polarity_inverted')) setParam(t.polarity.gain, get('polarity_inverted', false) ? -1 : 1, ctx);
-    if (want('offset_ms')) setParam(t.delay.delayTime, BASE_DELAY_S + clamp(get('offset_ms', 0) / 1000, -BASE_DELAY_S, BASE_DELAY_S), ctx);
+    if (want('offset_ms')) { setParam(t.delay.delayTime, BASE_DELAY_S + clamp(get('offset_ms', 0) / 1000, -BASE_DELAY_S, BASE_DELAY_S), ctx); this.reshift(t); }
     if (want('highpass_hz')) {
       const hp = P.get(s, 'highpass_hz');
       for (const f of t.hp) setParam(f.frequency, hp ? hp : 5, ctx);
@@ -450,19 +450,46 @@ export class AudioEngine extends Emitter {
     if (pos >= this.duration - 0.05) pos = 0;
     if (this.loop.on && (pos < this.loop.start || pos >= this.loop.end)) pos = this.loop.start;
     const when = this.ctx.currentTime + 0.02;
-    const start = (buffer, dest) => {
-      const src = this.ctx.createBufferSource();
-      src.buffer = buffer;
-      if (this.loop.on && this.loop.end > this.loop.start) { src.loop = true; src.loopStart = this.loop.start; src.loopEnd = this.loop.end; }
-      src.connect(dest);
-      src.start(when, Math.min(pos, buffer.duration));
-      return src;
-    };
-    for (const t of this.tracks.values()) t.source = start(t.buffer, t.input);
-    if (this.masterBuffer) this.masterSource = start(this.masterBuffer, this.masterIn);
+    for (const t of this.tracks.values()) { t.shift = this.sourceShift(t); t.source = this.startSource(t.buffer, t.input, when, pos, t.shift); }
+    if (this.masterBuffer) this.masterSource = this.startSource(this.masterBuffer, this.masterIn, when, pos, 0);
     this.startPos = pos; this.startedAt = when; this.playing = true;
     this.emit('transport', { playing: true });
     this.watchEnd();
+  }
+
+  /** A buffer source playing from timeline position pos at `when`, `shift` seconds late (a nudge). */
+  startSource(buffer, dest, when, pos, shift) {
+    const src = this.ctx.createBufferSource();
+    src.buffer = buffer;
+    if (this.loop.on && this.loop.end > this.loop.start) {
+      src.loop = true; src.loopStart = Math.max(0, this.loop.start - shift); src.loopEnd = Math.max(src.loopStart + 0.01, this.loop.end - shift);
+    }
+    src.connect(dest);
+    let at = pos - shift, w = when;
+    if (at < 0) { w = when - at; at = 0; }
+    src.start(w, Math.min(at, buffer.duration));
+    return src;
+  }
+
+  /**
+   * The part of a track's nudge its delay line cannot hold (beyond ±BASE_DELAY_S), in seconds:
+   * its source starts that much later (or earlier), so the preview follows the whole ±1000 ms.
+   */
+  sourceShift(t) {
+    const o = (this.planView?.get(`track:${t.name}`, 'offset_ms') ?? 0) / 1000;
+    return o - clamp(o, -BASE_DELAY_S, BASE_DELAY_S);
+  }
+
+  /** Restart one track's source (playing) when its nudge moved past what the delay line holds. */
+  reshift(t) {
+    const shift = this.sourceShift(t);
+    if (!this.playing || Math.abs(shift - (t.shift || 0)) < 1e-6) { t.shift = this.playing ? t.shift : shift; return; }
+    const when = this.ctx.currentTime + 0.02;
+    let p = this.startPos + (when - this.startedAt);
+    if (this.loop.on && this.loop.end > this.loop.start && p >= this.loop.end) p = this.loop.start + ((p - this.loop.start) % (this.loop.end - this.loop.start));
+    try { t.source?.stop(when); } catch { /* already stopped */ }
+    t.shift = shift;
+    t.source = this.startSource(t.buffer, t.input, when, p, shift);
   }
 
   watchEnd() {

@@ -179,7 +179,10 @@ export function formatValue(m, value) {
   if (m.unit === 'Hz') return value >= 1000 ? `${(value / 1000).toFixed(value >= 10000 ? 1 : 2)} kHz` : `${Math.round(value)} Hz`;
   if (m.unit === ':1') return `${Number(value).toFixed(1)}:1`;
   if (m.unit === 'dB') return `${value > 0 ? '+' : ''}${Number(value).toFixed(Math.max(1, d))} dB`;
-  if (m.unit === 'ms') return `${value > 0 && m.min < 0 ? '+' : ''}${Number(value).toFixed(d)} ms`;
+  if (m.unit === 'ms') {
+    const sign = value > 0 && m.min < 0 ? '+' : '';
+    return Math.abs(value) >= 1000 ? `${sign}${(value / 1000).toFixed(3)} s` : `${sign}${Number(value).toFixed(d)} ms`;
+  }
   if (m.unit === 's') return `${Number(value).toFixed(2)} s`;
   if (m.unit) return `${Number(value).toFixed(d)} ${m.unit}`;
   return String(Number(value).toFixed(2));
