@@ -5,7 +5,7 @@ import { h, clear, mmss, mmssTenths, fmtBytes, toast, clamp } from './ui.js';
 import { api, uploadStem, uploadReference, watchJob } from './api.js';
 import { PlanStore, setSchema, spec, formatValue } from './plan.js';
 import { AudioEngine } from './audio-graph.js';
-import { TrackRow, Inspector, ROLE_LABELS, roleLabel } from './mixer.js';
+import { TrackRow, Inspector, ROLE_LABELS, roleLabel, trackFailure } from './mixer.js';
 import { Timeline } from './waveform.js';
 import { NotesPanel } from './notes.js';
 import { MeterPanel } from './meters.js';
@@ -33,7 +33,7 @@ async function boot() {
   window.mixlab = {
     get plan() { return store.plan; }, store, get graph() { return engine.exposed; }, engine,
     get notes() { return ws?.notes.notes || []; }, get notesVersion() { return ws?.notes.version || 0; },
-    state, api, metrics: state.metrics,
+    state, api, metrics: state.metrics, get ws() { return ws; },
   };
   route();
 }
@@ -90,7 +90,7 @@ async function showStart() {
       h('div.si-name', s.name), h('div.si-meta', h('span.chip', s.kind === 'master' ? 'master' : 'mix'),
         Number.isFinite(s.num_tracks) ? h('span', s.kind === 'master' ? (s.num_tracks ? 'mix uploaded' : 'no mix yet') : `${s.num_tracks} track${s.num_tracks === 1 ? '' : 's'}`) : h('span', s.state),
         s.has_plan ? h('span', 'mixed') : null, s.versions ? h('span', `${s.versions} version${s.versions === 1 ? '' : 's'}`) : null, s.created_at ? h('span.dim', new Date(s.created_at).toLocaleDateString()) : null),
-      h('button.icon.del', { type: 'button', title: 'Delete this session and its files', on: { click: async (e) => { e.preventDefault(); if (confirm(`Delete "${s.name}" and all its files?`)) { await api.deleteSession(s.id).catch((er) => toast(er.message, 'error')); showStart(); } } } }, '×')))
+      h('button.icon.del', { type: 'button', title: 'Delete this session and its files', on: { click: async (e) => { e.preventDefault(); if (confirm(`Delete "${s.name}" and all its files?`)) { await api.deleteSession(s.id).catch((er) => toast(er.message, 'error')); try { localStorage.removeItem(`mixlab.order.${s.id}`); } catch { /* none */ } showStart(); } } } }, '×')))
       : h('div.empty', 'No sessions yet. Drop stems on the right to start.'));
   } catch (err) { clear(list, h('div.error', err.message)); }
 }
@@ -119,18 +119,56 @@ function dropTarget(el, onFiles) {
 
 // ------------------------------------------------------------------------------------- uploads
 
+/**
+ * The order the user chose the files in, per session (kept in localStorage): the upload's start
+ * index by file name, and by track id once its upload answers (a ZIP's tracks keep the ZIP's
+ * place, in the server's order). The API has no position field; tracks uploaded elsewhere sort by name.
+ */
+function uploadOrder(sid) {
+  state.order ||= {};
+  if (!state.order[sid]) {
+    let saved = null;
+    try { saved = JSON.parse(localStorage.getItem(`mixlab.order.${sid}`)); } catch { saved = null; }
+    state.order[sid] = saved && typeof saved === 'object' ? { next: 0, files: {}, tracks: {}, ...saved } : { next: 0, files: {}, tracks: {} };
+  }
+  return state.order[sid];
+}
+
+function saveOrder(sid) {
+  try { localStorage.setItem(`mixlab.order.${sid}`, JSON.stringify(uploadOrder(sid))); } catch { /* private mode: this page only */ }
+}
+
+const byName = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
+
+/** The session's tracks in the order the user chose the files (else by name). */
+function orderedTracks(s) {
+  const ord = uploadOrder(s.id);
+  const key = (t) => ord.tracks[t.id] || (ord.files[t.file] !== undefined ? [ord.files[t.file], 0] : null);
+  return s.tracks.map((t, j) => ({ t, j, k: key(t) })).sort((a, b) => {
+    if (a.k && b.k) return a.k[0] - b.k[0] || a.k[1] - b.k[1] || a.j - b.j;
+    if (a.k || b.k) return a.k ? -1 : 1;
+    return byName.compare(a.t.name, b.t.name) || a.j - b.j;
+  }).map((x) => x.t);
+}
+
 function uploadFiles(files) {
   const sid = state.session.id;
+  const ord = uploadOrder(sid);
   for (const file of files) {
+    const idx = ord.next++;
+    ord.files[file.name] = idx;
+    saveOrder(sid);
     const item = { file, progress: 0, state: 'uploading', message: '' };
     const bar = h('div.bar-fill');
     const msg = h('span.up-msg', 'uploading…');
-    item.el = h('div.upload', { dataset: { file: file.name } }, h('span.up-name', file.name), h('span.dim.up-size', fmtBytes(file.size)), h('div.bar', bar), msg);
+    item.el = h('div.upload', { dataset: { file: file.name } }, h('span.up-name', { title: file.name }, file.name), h('span.dim.up-size', fmtBytes(file.size)), h('div.bar', bar), msg);
     state.uploads.push(item);
     ws?.uploadList.append(item.el);
     ws?.uploadList.classList.add('shown');
     const { promise } = uploadStem(sid, file, (f) => { bar.style.width = `${(f * 100).toFixed(1)}%`; msg.textContent = f < 1 ? `${Math.round(f * 100)} %` : 'checking…'; });
     promise.then((res) => {
+      (res?.tracks || []).forEach((t, k) => { ord.tracks[t.id] = [idx, k]; });
+      saveOrder(sid);
       bar.style.width = '100%';
       item.el.classList.add('done');
       const ignored = (res?.ignored || []).map((i) => `${i.file}: ${i.why}`).join('; ');
@@ -181,7 +219,7 @@ async function openSession(sid) {
 async function pollSession() {
   const s = state.session;
   if (!s || document.hidden) return;
-  const pending = s.tracks.some((t) => !t.ready && !t.problem) || s.state === 'uploading' || (s.job && ['queued', 'running'].includes(s.job.state));
+  const pending = s.tracks.some((t) => !t.ready && !trackFailure(t)) || s.state === 'uploading' || (s.job && ['queued', 'running'].includes(s.job.state));
   if (pending) refreshSession();
 }
 
@@ -205,18 +243,24 @@ function applySession(s) {
   ws.updateTargets();
   ws.updateReference();
   if (s.loudness) engine.setLevels({ raw_sum_lufs: s.loudness.raw_sum_lufs, mix_lufs: s.loudness.mix_lufs });
+  ws.updateAb();
   // rows
   const names = new Set(s.tracks.map((t) => t.name));
   for (const [name, row] of ws.rows) if (!names.has(name)) { row.el.remove(); ws.rows.delete(name); engine.removeTrack(name); }
-  s.tracks.forEach((t, i) => {
+  const tracks = orderedTracks(s);
+  tracks.forEach((t, i) => {
     let row = ws.rows.get(t.name);
     if (!row) {
       row = new TrackRow(ws.ctx, t, i, { roles: state.options.params?.track?.role?.choices || state.options.roles || Object.keys(ROLE_LABELS), mastering: s.kind === 'master' });
       ws.rows.set(t.name, row);
-      ws.tracksEl.append(row.el);
     }
     row.setTrack(t);
     if (t.ready && !state.peaks[t.id] && !state.loading.has(t.id)) loadTrackMedia(s.id, t, row);
+  });
+  // rows in the order the files were chosen (the server lists them as their uploads finished)
+  tracks.forEach((t, i) => {
+    const el = ws.rows.get(t.name).el;
+    if (ws.tracksEl.children[i] !== el) ws.tracksEl.insertBefore(el, ws.tracksEl.children[i] || null);
   });
   ws.empty.hidden = s.tracks.length > 0;
   ws.tracksWrap.classList.toggle('has-tracks', s.tracks.length > 0);
@@ -322,6 +366,9 @@ function savePlanSoon() {
 
 // ------------------------------------------------------------------------------------- workspace
 
+/** -3.5 -> "−3.5", 2 -> "+2.0" (a true minus sign; `plus` false drops the plus). */
+const signed = (v, plus = true) => `${v < 0 ? '\u2212' : plus ? '+' : ''}${Math.abs(v).toFixed(1)}`;
+
 function buildWorkspace(session) {
   const ctx = {
     store, t0: null,
@@ -331,6 +378,10 @@ function buildWorkspace(session) {
     preRole: (name) => state.preRoles[name],
     onRole: (name, role) => { if (store.loaded) store.set(`track:${name}`, 'role', role, { gesture: null }); else { state.preRoles[name] = role; toast(`${name}: ${roleLabel(role)} — used by the AI mix.`); } },
     onSolo: (name, on) => { engine.setSolo(name, on); ws.rows.get(name)?.setSolo(on); },
+    onRemove: async (t) => {
+      try { await api.deleteTrack(state.session.id, t.id); toast(`Removed ${t.name}.`); } catch (err) { toast(err.message, 'error'); }
+      refreshSession();
+    },
   };
   const o = state.options;
   const name = h('input.session-name', { type: 'text', 'aria-label': 'session name', on: { change: (e) => patch({ name: e.target.value }) } });
@@ -345,14 +396,15 @@ function buildWorkspace(session) {
   const refInput = h('input', { type: 'file', accept: 'audio/*,.wav,.aif,.aiff,.flac,.mp3', hidden: true, on: { change: (e) => uploadRef(e.target.files[0]) } });
   const refBtn = h('button.ghost', { type: 'button', title: 'Upload a reference track: the mix bus and master lean toward its tone', on: { click: () => refInput.click() } }, 'Reference…');
   const refLabel = h('span.ref-label');
-  const abBtns = ['raw', 'mix', 'master'].map((m) => h('button.seg', { type: 'button', dataset: { mode: m }, on: { click: () => setMode(m) } }, { raw: 'Raw sum', mix: 'AI mix', master: 'Master' }[m]));
+  const abTitles = { raw: 'The stems summed at unity, before the AI mix', mix: 'The mix as you hear it now', master: '' };
+  const abBtns = ['raw', 'mix', 'master'].map((m) => h('button.seg', { type: 'button', dataset: { mode: m }, title: abTitles[m], on: { click: () => setMode(m) } }, { raw: 'Raw sum', mix: 'AI mix', master: 'Master' }[m]));
   const match = h('input', { type: 'checkbox', checked: true, on: { change: (e) => { engine.matchLoudness = e.target.checked; engine.applyMode(); ws.updateAb(); } } });
   const abInfo = h('span.ab-info');
   const playBtn = h('button.play', { type: 'button', title: 'Play / pause (space)', 'aria-label': 'play', on: { click: () => engine.toggle() } }, '▶');
   const loopBtn = h('button.ghost.loop', { type: 'button', title: 'Loop (drag on the ruler to set)', on: { click: () => engine.toggleLoop() } }, '⟲');
   const time = h('span.clock', '0:00.0');
-  const undoBtn = h('button.ghost', { type: 'button', title: 'Undo (Ctrl+Z)', on: { click: () => store.undo() } }, '↶');
-  const redoBtn = h('button.ghost', { type: 'button', title: 'Redo (Ctrl+Shift+Z)', on: { click: () => store.redo() } }, '↷');
+  const undoBtn = h('button.ghost', { type: 'button', title: 'Undo (Ctrl+Z)', 'aria-label': 'undo', on: { click: () => store.undo() } }, '↶');
+  const redoBtn = h('button.ghost', { type: 'button', title: 'Redo (Ctrl+Shift+Z)', 'aria-label': 'redo', on: { click: () => store.redo() } }, '↷');
   const mixBtn = h('button.primary#mix-btn', { type: 'button', on: { click: runMix } }, 'AI Mix');
   const renderBtn = h('button#render-btn', { type: 'button', on: { click: openRender } }, 'Render…');
   const jobBar = h('div.bar', h('div.bar-fill'));
@@ -360,18 +412,21 @@ function buildWorkspace(session) {
   const job = h('div.job', { hidden: true }, jobMsg, jobBar);
   const planStats = h('span.plan-stats');
 
+  // Three groups: the session (name, genre, targets, reference), the transport and A/B, the actions.
+  // Wide screens hold them on one line; narrower ones put the transport on a second line
+  // (style.css), so every control stays in view and nothing scrolls sideways.
   const topbar = h('header.topbar',
-    h('a.brand', { href: '#/', title: 'All sessions' }, h('span.logo', '◢◣'), 'mixlab'),
-    name,
-    h('label.tb-field', genre),
-    h('div.tb-field.pop-wrap', targetsBtn, targetsPop),
-    h('div.tb-field', refBtn, refLabel, refInput),
-    h('div.sep'),
-    h('div.transport', playBtn, loopBtn, time),
-    h('div.seg-group', { role: 'group', 'aria-label': 'A/B' }, abBtns),
-    h('label.match', { title: 'Play every source at the same loudness so you judge tone, not level' }, match, h('span', 'Match')), abInfo,
-    h('span.grow'),
-    undoBtn, redoBtn, job, mixBtn, renderBtn);
+    h('div.tb-group.tb-session',
+      h('a.brand', { href: '#/', title: 'All sessions' }, h('span.logo', '◢◣'), h('span.brand-name', 'mixlab')),
+      name,
+      h('label.tb-field', genre),
+      h('div.tb-field.pop-wrap', targetsBtn, targetsPop),
+      h('div.tb-field.tb-ref', refBtn, refLabel, refInput)),
+    h('div.tb-group.tb-play', { role: 'group', 'aria-label': 'transport and A/B' },
+      h('div.transport', playBtn, loopBtn, time),
+      h('div.seg-group', { role: 'group', 'aria-label': 'A/B' }, abBtns),
+      h('label.match', { title: 'Play every source at the same loudness so you judge tone, not level' }, match, h('span', 'Match')), abInfo),
+    h('div.tb-group.tb-actions', undoBtn, redoBtn, job, mixBtn, renderBtn));
 
   const timeline = new Timeline({ onSeek: (t) => engine.seek(t), onLoop: (a, b) => engine.setLoop(a, b, true) });
   const playhead = h('div.playhead');
@@ -427,6 +482,7 @@ function buildWorkspace(session) {
         h('li', 'Compare in A/B: “Mix” is your upload, “Master” the chosen master as the platform plays it, loudness-matched.'))));
     abBtns[0].hidden = true;
     abBtns[1].textContent = 'Mix';
+    abBtns[1].title = 'Your uploaded mix';
     reason.hidden = true;
   } else inspector.show(null, 'track');
 
@@ -454,17 +510,24 @@ function buildWorkspace(session) {
     updateButtons() {
       const s = state.session;
       const busy = !!(state.job && ['queued', 'running'].includes(state.job.state));
-      const ready = s.tracks.length > 0 && s.tracks.every((t) => t.ready || t.problem);
+      const waiting = s.tracks.filter((t) => !t.ready && !trackFailure(t)).length;
+      const ready = s.tracks.length > 0 && waiting === 0;
+      // a disabled button says why
+      const why = busy ? 'Wait for the running job to finish.' : !s.tracks.length ? (s.kind === 'master' ? 'Upload your mix first.' : 'Upload stems first.')
+        : waiting ? `Wait until ${waiting === 1 ? 'one track is' : `${waiting} tracks are`} prepared.` : null;
       mixBtn.hidden = s.kind === 'master';
       mixBtn.textContent = store.loaded ? 'Re-run AI' : 'AI Mix';
-      mixBtn.title = store.loaded ? 'Re-solve every value you did not set or lock, around your changes' : 'Analyse the stems and mix them';
       mixBtn.disabled = busy || !ready;
+      mixBtn.title = why || (store.loaded ? 'Re-solve every value you did not set or lock, around your changes' : 'Analyse the stems and mix them');
       renderBtn.disabled = busy || !ready || (s.kind === 'stems' && !store.loaded);
-      renderBtn.title = s.kind === 'stems' && !store.loaded ? 'Run the AI mix first' : 'Render the mix and master it for your platforms';
+      renderBtn.title = why || (s.kind === 'stems' && !store.loaded ? 'Run the AI mix first: Render renders its plan.' : 'Render the mix and master it for your platforms');
       playBtn.disabled = engine.tracks.size === 0;
       const st = store.stats();
       planStats.textContent = store.loaded ? `${st.user} yours · ${st.locked} locked` : '';
-      abBtns[2].disabled = !state.versions.some((v) => (v.files || []).some((f) => f.kind === 'master'));
+      const hasMaster = state.versions.some((v) => (v.files || []).some((f) => f.kind === 'master'));
+      abBtns[2].disabled = !hasMaster;
+      abBtns[2].title = hasMaster ? 'Play a master as its platform will play it (its loudness normalisation applied)'
+        : 'No master yet: render one (Render…), then A/B plays it as its platform will';
       this.updateHistory();
     },
     updateHistory() { undoBtn.disabled = !store.canUndo; redoBtn.disabled = !store.canRedo; },
@@ -472,10 +535,24 @@ function buildWorkspace(session) {
       abBtns.forEach((b) => b.classList.toggle('on', b.dataset.mode === engine.mode));
       const g = engine.pathGainsDb();
       const L = engine.levels;
-      const txt = state.session?.kind === 'master' && engine.mode === 'mix' ? 'your mix' : engine.mode === 'raw' ? (Number.isFinite(L.raw_sum_lufs) ? `raw ${L.raw_sum_lufs.toFixed(1)} LUFS, ${g.raw >= 0 ? '+' : ''}${g.raw.toFixed(1)} dB` : 'unity sum')
-        : engine.mode === 'master' ? (engine.masterLabel ? `${engine.masterLabel}, ${g.master >= 0 ? '+' : ''}${g.master.toFixed(1)} dB` : 'no master loaded')
-          : (Number.isFinite(L.mix_lufs) ? `mix ${L.mix_lufs.toFixed(1)} LUFS` : 'live');
+      const matched = engine.matchLoudness;
+      const master = state.session?.kind === 'master';
+      // the loudness of what plays and the gain that matches it; "—" until it is measured
+      const lufs = (v) => (Number.isFinite(v) ? `${signed(v, false)} LUFS` : null);
+      let txt = '—', tip;
+      if (engine.mode === 'raw') {
+        const l = lufs(L.raw_sum_lufs);
+        if (l) txt = matched ? `${l} · ${signed(g.raw)} dB` : l;
+        tip = l ? `Raw sum of the stems (unity faders): ${l}${matched ? `, played ${signed(g.raw)} dB to match the AI mix` : ''}` : 'Raw sum: its loudness is measured once the stems are prepared';
+      } else if (engine.mode === 'master') {
+        txt = engine.masterLabel ? `${engine.masterLabel} · ${signed(g.master)} dB` : '—';
+        tip = engine.masterLabel ? `${engine.masterLabel}, played ${signed(g.master)} dB (${matched ? 'matched to the mix' : 'as its platform normalises it'})` : 'No master loaded';
+      } else {
+        txt = lufs(L.mix_lufs) || '—';
+        tip = master ? `Your mix${lufs(L.mix_lufs) ? `: ${lufs(L.mix_lufs)}` : ''}` : lufs(L.mix_lufs) ? `AI mix as rendered: ${lufs(L.mix_lufs)}` : 'AI mix: its loudness is measured after the AI mix';
+      }
       abInfo.textContent = txt;
+      abInfo.title = tip;
     },
     showJob(j) {
       const active = ['queued', 'running'].includes(j.state);

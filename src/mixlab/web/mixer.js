@@ -144,7 +144,7 @@ export function paramControl(ctx, section, name, { label, compact = false } = {}
       if (enable) enable.checked = !off;
       input.disabled = off || !p;
       if (!off) { input.value = String(sliderPosition(m, v)); input.setAttribute('aria-valuetext', formatValue(m, v)); }
-      if (document.activeElement !== readout) readout.value = formatValue(m, v);
+      if (document.activeElement !== readout) readout.value = p ? formatValue(m, v) : '—'; // off: a processor switched off; —: no value yet
     }
     badge.textContent = p ? (p.source === 'user' ? 'you' : 'AI') : '';
     badge.className = `src ${p?.source || ''}`;

@@ -3,7 +3,8 @@
 
 import { h, clear, fmtBytes } from './ui.js';
 
-const FORMAT_LABEL = { wav16: 'WAV 16-bit', wav24: 'WAV 24-bit', flac: 'FLAC', mp3: 'MP3 320' };
+const FORMAT_LABEL = { wav24: 'WAV 24-bit', wav16: 'WAV 16-bit', flac: 'FLAC', mp3: 'MP3 320' };
+const FORMAT_SHORT = { wav24: 'WAV 24', wav16: 'WAV 16', flac: 'FLAC', mp3: 'MP3' };
 
 export function renderDialog({ options, session, onSubmit }) {
   const chosen = new Set(session.targets?.length ? session.targets : ['spotify']);
@@ -58,21 +59,46 @@ export class VersionsPanel {
 
   render() {
     if (!this.versions.length) { clear(this.list, h('div.empty', 'Every AI mix and every render is kept here as a version: download it, play its master in A/B, or go back to its plan.')); return; }
-    clear(this.list, this.versions.map((v) => {
+    // the newest version open, older ones folded to their head (a click opens them)
+    this.open ||= new Set();
+    const fmt = (v, unit) => (v !== null && v !== undefined && Number.isFinite(v) ? `${v.toFixed(1)} ${unit}` : '');
+    clear(this.list, this.versions.map((v, k) => {
       const masters = (v.files || []).filter((f) => f.kind === 'master');
       const others = (v.files || []).filter((f) => f.kind !== 'master');
-      return h('div.version', { dataset: { version: v.id } },
-        h('div.version-head', h('b', `v${v.n}`), h('span.chip', v.kind), h('span.dim', new Date(v.created_at).toLocaleString()), h('span.grow'),
+      const open = k === 0 ? !this.open.has(`-${v.id}`) : this.open.has(v.id);
+      const toggle = () => {
+        if (k === 0) { if (open) this.open.add(`-${v.id}`); else this.open.delete(`-${v.id}`); } else if (open) this.open.delete(v.id); else this.open.add(v.id);
+        this.render();
+      };
+      // one row per platform: its formats as download chips, the loudness and true peak of the first
+      const byTarget = new Map();
+      for (const f of masters) (byTarget.get(f.target) || byTarget.set(f.target, []).get(f.target)).push(f);
+      const order = Object.keys(FORMAT_LABEL);
+      const rows = [...byTarget.entries()].map(([target, fs]) => {
+        fs.sort((a, b) => order.indexOf(a.format) - order.indexOf(b.format));
+        const f = fs[0];
+        const playing = fs.some((x) => this.playing === x.url);
+        return h('tr', { dataset: { target } },
+          h('td.platform', h('div.pl-name', this.label(target)),
+            h('div.formats', fs.map((x) => h('a.dl.fmt', { href: x.url, download: x.name,
+              title: `Download ${x.name}: ${[fmt(x.loudness_lufs, 'LUFS'), fmt(x.true_peak_dbtp, 'dBTP'), fmtBytes(x.size_bytes)].filter(Boolean).join(', ')}` },
+            `⇩ ${FORMAT_SHORT[x.format] || x.format}`)))),
+          h('td.num', h('div', { title: 'integrated loudness' }, fmt(f.loudness_lufs, 'LUFS')), h('div.dim', { title: 'true peak' }, fmt(f.true_peak_dbtp, 'dBTP'))),
+          h('td.acts', h('button.small.ghost', { type: 'button', title: `Play the ${this.label(target)} master (${FORMAT_SHORT[f.format] || f.format}) in A/B, as the platform will play it`, on: { click: () => this.onPlayMaster(v, f) } }, playing ? '◉ A/B' : '▶ A/B'),
+            this.notesButton(v, f)));
+      });
+      const summary = [masters.length ? `${byTarget.size} platform${byTarget.size === 1 ? '' : 's'}, ${masters.length} master${masters.length === 1 ? '' : 's'}` : null,
+        ...others.filter((f) => f.kind !== 'plan').map((f) => f.kind)].filter(Boolean).join(' · ');
+      return h(`div.version${open ? '.open' : ''}`, { dataset: { version: v.id } },
+        h('div.version-head',
+          h('button.fold', { type: 'button', 'aria-expanded': String(open), title: open ? 'Fold this version' : 'Show this version\'s files', on: { click: toggle } }, open ? '▾' : '▸'),
+          h('b', `v${v.n}`), h('span.chip', v.kind), h('span.dim.v-date', { title: new Date(v.created_at).toLocaleString() }, new Date(v.created_at).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' })), h('span.grow'),
           v.plan_url && this.canLoadPlan ? h('button.small', { type: 'button', title: 'Load this version\'s plan into the mixer (undoable)', on: { click: () => this.onLoadPlan(v) } }, 'Load plan') : null),
-        masters.length ? h('table.files', h('tbody', masters.map((f) => h('tr',
-          h('td', this.label(f.target), ' ', h('span.dim', f.format)),
-          h('td.num', { title: 'integrated loudness' }, f.loudness_lufs !== null && f.loudness_lufs !== undefined ? `${f.loudness_lufs.toFixed(1)} LUFS` : ''),
-          h('td.num', { title: 'true peak' }, f.true_peak_dbtp !== null && f.true_peak_dbtp !== undefined ? `${f.true_peak_dbtp.toFixed(1)} dBTP` : ''),
-          h('td.acts', h('button.small.ghost', { type: 'button', title: 'Play this master in A/B (as the platform will play it)', on: { click: () => this.onPlayMaster(v, f) } }, this.playing === f.url ? '◉ A/B' : '▶ A/B'),
-            this.notesButton(v, f),
-            h('a.dl', { href: f.url, download: f.name, title: `Download ${f.name} (${fmtBytes(f.size_bytes)})` }, '⇩ Get')))))) : null,
-        h('div.other-files', others.map((f) => [h('a.dl.chip', { href: f.url, download: f.name, title: fmtBytes(f.size_bytes) }, `⇩ ${f.name}`),
-          f.kind === 'mix' ? this.notesButton(v, f) : null])));
+        open ? [
+          rows.length ? h('table.files', h('tbody', rows)) : null,
+          h('div.other-files', others.map((f) => [h('a.dl.chip', { href: f.url, download: f.name, title: fmtBytes(f.size_bytes) }, `⇩ ${f.name}`),
+            f.kind === 'mix' ? this.notesButton(v, f) : null]))]
+          : h('div.v-summary.dim', summary || 'no files'));
     }));
   }
 }
