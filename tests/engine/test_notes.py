@@ -196,7 +196,15 @@ def test_buried_lead_and_a_track_far_too_loud(tmp_path):
     notes = session.evaluate(plan)
     buried = _find(notes, "buried_lead", "Vox Lead")
     assert buried and buried[0].severity in ("warn", "problem")
-    _fix_clears(session, plan, buried[0])
+    # 30 dB down, the vocal needs more than the fader's +24 dB: the fix says so (issue 13 item 6)
+    assert buried[0].fix["kind"] == "advice" and "past the end of its range" in buried[0].fix["text"]
+    louder = _parts()
+    louder["Vox Lead"] *= np.float32(10 ** (-15 / 20))
+    louder["HiHat"] = parts["HiHat"]
+    within = _session(tmp_path / "within", louder)
+    buried = _find(within.evaluate(), "buried_lead", "Vox Lead")
+    assert buried and buried[0].fix["kind"] == "patch"
+    _fix_clears(within, within.delivered_plan(), buried[0])
     loud = _find(notes, "level_balance", "HiHat")
     assert loud and "loud" in loud[0].title
     _fix_clears(session, plan, loud[0])

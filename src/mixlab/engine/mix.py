@@ -327,12 +327,31 @@ def _fit_gains(kp: np.ndarray, active: np.ndarray, targets: np.ndarray, weight: 
     return g
 
 
+def balance_frames(kp: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """The frames each track's balance is judged over: where it plays and has K-weighted power;
+    a track active nowhere (by the gate) is judged over all its frames with power."""
+    out = active & (kp > 0)
+    none = ~out.any(axis=1)
+    out[none] = kp[none] > 0
+    return out
+
+
+def solved_balance(plan: Plan, tracks: list[TrackInput], roles: dict[str, str], kp: np.ndarray,
+                   active: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the balance solve puts each track against the mix where it plays (LU), every gain
+    free, and the weight of its role target (0..1): the role targets weighed against the
+    delivered balance, as :func:`decide_mix` solves them. ``kp`` is each track's K-weighted
+    power per frame at unity gain, with its EQ."""
+    n = len(tracks)
+    weight = _balance_weights(plan, tracks, roles)
+    active = balance_frames(kp, active)
+    gains = _fit_gains(kp, active, targets, weight, np.zeros(n), np.ones(n, dtype=bool), None)
+    return relative_loudness(gains, kp, active), weight
+
+
 def _solve_balance(plan: Plan, arrays: TrackArrays, targets: np.ndarray, roles: dict[str, str]) -> None:
     kp = arrays.k_power(eq_power(plan, arrays))
-    active = arrays.active & (kp > 0)
-    # a track active nowhere (by the gate) is judged over all its frames
-    none = ~active.any(axis=1)
-    active[none] = kp[none] > 0
+    active = balance_frames(kp, arrays.active)
     n = len(arrays.tracks)
     kept = np.array([bool(plan.param(t.section, "gain_db") and plan.param(t.section, "gain_db").is_kept)
                      for t in arrays.tracks])
@@ -702,6 +721,6 @@ def _track_context(t: TrackInput, plan: Plan) -> dict[str, Any]:
 
 
 __all__ = [
-    "MIX_PEAK_DBTP", "MIX_SCHEMA", "ReferenceTone", "TrackInput", "bus_eq_bands", "decide_mix", "finalise_output_gain",
-    "track_eq_sos", "track_section",
+    "MIX_PEAK_DBTP", "MIX_SCHEMA", "ReferenceTone", "TrackInput", "balance_frames", "bus_eq_bands", "decide_mix",
+    "finalise_output_gain", "solved_balance", "track_eq_sos", "track_section",
 ]

@@ -218,10 +218,12 @@ def mix(
     use_cache: bool = True,
     max_duration_s: float | None = None,
     notes_target: str = "spotify",
+    notes_surface: str = "cli",
     progress: Progress = _no_progress,
 ) -> MixResult:
     """Analyse the stems, decide every parameter not kept in ``plan_in``, render the mix, and
-    evaluate the Mix Notes of the plan (``MixResult.notes``)."""
+    evaluate the Mix Notes of the plan (``MixResult.notes``), their advice worded for
+    ``notes_surface`` (``"cli"``: ``mixlab`` commands; ``"web"``: the browser's controls)."""
     output = Path(output)
     stems_path = Path(stems)
     _check_output(output, [stems_path], "mix")
@@ -246,9 +248,11 @@ def mix(
         t3 = time.perf_counter()
         notes_session = NotesSession.from_session(session, tracks, defects, genre=plan.get("session", "genre"),
                                                   target=notes_target)
-        notes = notes_document(notes_session, notes_session.evaluate(plan), input_name=str(stems_path))
+        # the measured peaks with the notes' model of this plan's level: edited plans' peaks follow from it
+        plan.context["result"] = {**measured, "peak_model_db": round(notes_session.peak_model_db(plan), 3)}
+        notes = notes_document(notes_session, notes_session.evaluate(plan, surface=notes_surface),
+                               input_name=str(stems_path))
         timings["notes"] = time.perf_counter() - t3
-    plan.context["result"] = measured
     return MixResult(plan=plan, output=str(output), stems=written, measured=measured,
                      timings_s={k: round(v, 3) for k, v in timings.items()}, notes=notes,
                      notes_session=notes_session)

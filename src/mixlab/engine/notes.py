@@ -20,6 +20,7 @@ judged from their measured alignment instead). Compressors are not modelled.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -40,18 +41,21 @@ from mixlab.analysis.track import FRAME_S, AnalysisCache, TrackAnalyzer
 from mixlab.audio import io as audio_io
 from mixlab.audio.stems import StemSession, open_stems
 from mixlab.dsp.deesser import DeEsserSettings
-from mixlab.dsp.eq import EQBand, eq_sos, sos_response_db
+from mixlab.dsp.eq import MAX_GAIN_DB, MAX_Q, MIN_FREQ_HZ, MIN_Q, EQBand, eq_sos, sos_response_db
 from mixlab.dsp.pan import pan_gains
 from mixlab.engine.mix import (
     DEESS_MIN_SIBILANCE_DB,
+    MIX_PEAK_DBTP,
     MIX_SCHEMA,
     TrackArrays,
     TrackInput,
     relative_loudness,
     role_targets,
+    solved_balance,
     strip_eq_sos,
     track_section,
 )
+from mixlab.engine.params import MAX_EQ_BANDS, MAX_EQ_FREQ_HZ, check_value, clamp_value, spec_for
 from mixlab.engine.plan import Plan
 from mixlab.engine.profiles import genre_band_target_db, genre_tolerance_db, get_genre
 from mixlab.engine.roles_data import genre_mixing, role_convention
@@ -59,6 +63,9 @@ from mixlab.engine.targets import get_platform, platform_names
 from mixlab.errors import InvalidParameterError
 
 NOTES_SCHEMA = "mixlab.notes/1"
+#: Where notes are read: their advice names ``mixlab`` commands on the command line and the
+#: page's controls in the browser.
+SURFACES = ("cli", "web")
 SEVERITIES = ("info", "warn", "problem")
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
 LEAD_ROLES = ("lead_vocal", "synth_lead")
@@ -116,11 +123,52 @@ def _value(value: float, unit: str, digits: int = 1) -> dict[str, Any]:
 
 
 def _patch(*changes: tuple[str, str, Any, str]) -> dict[str, Any]:
-    return {"kind": "patch", "changes": [{"section": s, "param": p, "value": v, "reason": r} for s, p, v, r in changes]}
+    """A plan patch whose every value the schema accepts (:func:`mixlab.engine.params.check_value`):
+    numbers are held in their range, EQ bands in theirs; an EQ with more bands than a plan may
+    hold cannot be a fix, so that patch becomes advice."""
+    out = []
+    for section, name, value, reason in changes:
+        if name == "eq":
+            if len(value) > MAX_EQ_BANDS:
+                return _advice(f"The EQ of {section.removeprefix('track:')} would need {len(value)} bands, more than the "
+                               f"{MAX_EQ_BANDS} an EQ holds: {reason}, after removing bands it no longer needs.")
+            value = [_band_in_range(b) for b in value]
+        else:
+            value, _ = clamp_value(section, name, value)
+        check_value(section, name, value)
+        out.append({"section": section, "param": name, "value": value, "reason": reason})
+    return {"kind": "patch", "changes": out}
 
 
-def _advice(text: str) -> dict[str, Any]:
-    return {"kind": "advice", "text": text}
+def _band_in_range(band: dict[str, Any]) -> dict[str, Any]:
+    """An EQ band with its gain, frequency and Q held in the schema's ranges."""
+    out = dict(band)
+    out["gain_db"] = round(min(max(float(band["gain_db"]), -MAX_GAIN_DB), MAX_GAIN_DB), 1)
+    out["freq_hz"] = min(max(float(band["freq_hz"]), MIN_FREQ_HZ + 1.0), MAX_EQ_FREQ_HZ)
+    if "q" in band:
+        out["q"] = min(max(float(band["q"]), MIN_Q), MAX_Q)
+    return out
+
+
+def _advice(text: str, *, web: str | None = None, action: str | None = None) -> dict[str, Any]:
+    """Advice in words: ``text`` where it is read next to the command line (it may name a
+    ``mixlab`` command), ``web`` in the browser (it names the page's controls; default
+    ``text``); ``action`` names what the advice asks for (``"master"``), so a page can offer it."""
+    out: dict[str, Any] = {"kind": "advice", "text": text}
+    if web is not None:
+        out["web"] = web
+    if action is not None:
+        out["action"] = action
+    return out
+
+
+def _on_surface(note: Note, surface: str) -> Note:
+    """``note`` with its advice worded for ``surface`` (``cli`` or ``web``)."""
+    fix = note.fix
+    if fix.get("kind") != "advice" or "web" not in fix:
+        return note
+    text = fix["web"] if surface == "web" else fix["text"]
+    return dataclasses.replace(note, fix={**{k: v for k, v in fix.items() if k != "web"}, "text": text})
 
 
 def apply_fix(plan: Plan, note: Note) -> Plan:
@@ -392,10 +440,57 @@ class NotesSession:
         plan.decide("bus:mix", "eq", [], "as delivered")
         return plan
 
+    @functools.cached_property
+    def peak_crest(self) -> np.ndarray:
+        """Per audible track, its sample peak's power over its loudest frame's power (linear):
+        what turns a frame's level into its peak."""
+        out = []
+        for i, t in enumerate(self.audible):
+            loudest = float(self.arrays.energy[i].sum(axis=1).max())
+            peak = 10.0 ** (float(t.features.sample_peak_dbfs) / 10.0) if math.isfinite(t.features.sample_peak_dbfs) else 0.0
+            out.append(peak / loudest if loudest > 0 else 0.0)
+        return np.asarray(out)
+
+    def peak_model_db(self, plan: Plan) -> float:
+        """The plan's loudest-frame level of the mix as the notes model it (dB, any offset): kept
+        with a rendered mix's measured peaks (``plan.context["result"]["peak_model_db"]``), it
+        lets the notes predict the peaks of an edited plan."""
+        return _PlanState(self, plan).peak_model_db if self.arrays is not None else float("nan")
+
+    def solved_balance(self, st: _PlanState) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`mixlab.engine.mix.solved_balance` for the unmuted tracks of ``st`` (remembered
+        per EQ, mutes and roles: a moved fader does not solve again)."""
+        plan = st.plan
+        named = tuple(bool(plan.param(t.section, "role") is not None and plan.param(t.section, "role").is_kept)
+                      for t in self.audible)
+        key = (st.eq.tobytes(), st.muted.tobytes(), tuple(st.roles[t.name] for t in self.audible), named)
+        cache = self.__dict__.setdefault("_balance_cache", {})
+        hit = cache.get(key)
+        if hit is not None:
+            return hit
+        n = len(self.audible)
+        solved, weight = np.full(n, np.nan), np.zeros(n)
+        idx = np.flatnonzero(~st.muted)
+        if len(idx):
+            arrays = self.arrays
+            tracks = [self.audible[i] for i in idx]
+            kp = np.einsum("tfb,tb->tf", arrays.energy[idx], st.eq[idx] * arrays.k_gain[np.newaxis, :], optimize=False)
+            targets = role_targets(tracks, st.roles, genre_mixing(self.genre), arrays.active[idx])
+            solved[idx], weight[idx] = solved_balance(plan, tracks, st.roles, kp, arrays.active[idx], targets)
+        if len(cache) >= 32:
+            cache.clear()
+        cache[key] = (solved, weight)
+        return solved, weight
+
     # -- evaluation -----------------------------------------------------------------------------
 
-    def evaluate(self, plan: Plan | None = None) -> list[Note]:
-        """Every note for ``plan`` (default: the stems as delivered, or the mix file as it is)."""
+    def evaluate(self, plan: Plan | None = None, *, surface: str = "cli") -> list[Note]:
+        """Every note for ``plan`` (default: the stems as delivered, or the mix file as it is),
+        its advice worded for ``surface``: ``"cli"`` names ``mixlab`` commands, ``"web"`` the
+        browser's controls."""
+        if surface not in SURFACES:
+            raise InvalidParameterError(f"notes are shown on {' or '.join(SURFACES)}, not '{surface}'",
+                                        code="notes.bad_surface")
         if plan is None:
             plan = self.delivered_plan()
         notes: list[Note] = []
@@ -404,6 +499,7 @@ class NotesSession:
             state = _PlanState(self, plan)
             notes += self._spectral_notes(state)
             if self.kind == "stems":
+                notes += self._output_notes(state)
                 notes += self._balance_notes(state)
                 notes += self._masking_notes(state)
                 notes += self._sibilance_notes(state)
@@ -411,6 +507,7 @@ class NotesSession:
                 notes += self._pair_notes(plan)
         if self.mix is not None:
             notes += self._mix_notes()
+        notes = [_on_surface(n, surface) for n in notes]
         notes.sort(key=lambda n: (-_RANK[n.severity], n.ranges[0][0] if n.ranges else 0.0, n.code))
         return notes
 
@@ -615,9 +712,11 @@ class NotesSession:
         amount = float(np.clip(beyond + 1.0, 1.5, 8.0))
         if self.kind == "mix":
             move = "boost" if under else "cut"
-            return _advice(f"{move.capitalize()} about {amount:.1f} dB around {_hz(centre)} on the mix bus (a broad "
-                           f"{'shelf' if code in ('dull', 'boomy') else 'bell'}), or let `mixlab master --genre "
-                           f"{self.genre}` match the tonal target.")
+            shape = f"{move.capitalize()} about {amount:.1f} dB around {_hz(centre)} on the mix bus (a broad " \
+                f"{'shelf' if code in ('dull', 'boomy') else 'bell'})"
+            return _advice(f"{shape}, or let `mixlab master --genre {self.genre}` match the tonal target.",
+                           web=f"{shape}, or render a master (Render…) with the genre {self.genre}: it matches the "
+                               "tonal target.", action="master")
         current = _get(st.plan, "bus:mix", "eq", [])
         now = self._bus_response_db(current)
         for step in (amount, 1.5 * amount, 2.0 * amount, 12.0):
@@ -642,34 +741,88 @@ class NotesSession:
         sos = eq_sos([EQBand(**b) for b in bands], self.sample_rate)
         return sos_response_db(sos, self.arrays.centres, self.sample_rate)
 
+    def _output_notes(self, st: _PlanState) -> list[Note]:
+        """The rendered mix's level for this plan, clipping included: the AI render's measured
+        peaks (the plan's context ``result``) moved by the change this plan makes to the level of
+        the mix's loudest frame (:attr:`_PlanState.peak_model_db`: gains, mutes, EQ, the mix-bus
+        EQ and the output gain). A plan never rendered has nothing to calibrate on: no note."""
+        result = st.plan.context.get("result") or {}
+        try:
+            rendered = float(result["peak_model_db"])
+            true_peak = float(result["true_peak_dbtp"]) + st.peak_model_db - rendered
+            sample_peak = float(result["sample_peak_dbfs"]) + st.peak_model_db - rendered
+        except (KeyError, TypeError, ValueError):
+            return []
+        if not (math.isfinite(true_peak) and math.isfinite(sample_peak)):
+            return []
+        clipped = sample_peak >= _FULL_SCALE_DBFS
+        rule = self.rules["true_peak_over"]
+        sev = "problem" if clipped else _grade(true_peak, rule, "dbtp")
+        if not sev:
+            return []
+        gain = float(_get(st.plan, "bus:mix", "output_gain_db", 0.0))
+        down = true_peak - MIX_PEAK_DBTP
+        fix = _patch(("bus:mix", "output_gain_db", round(gain - down, 1),
+                      f"down {down:.1f} dB: the mix peaks at {MIX_PEAK_DBTP:g} dBTP again, the headroom mastering needs"))
+        if clipped:
+            return [Note(
+                "clipping", "problem", "The mix will clip",
+                f"With this plan the mix peaks at {sample_peak:+.1f} dBFS ({true_peak:+.1f} dBTP): the rendered file "
+                "is cut flat at full scale wherever it peaks, distortion no master can take out.",
+                measured=_value(sample_peak, "dBFS"), target=_value(MIX_PEAK_DBTP, "dBTP"), fix=fix)]
+        return [Note(
+            "true_peak_over", sev, "The mix peaks too high",
+            f"With this plan the mix's true peak is {true_peak:+.1f} dBTP: converters and lossy encoders clip near "
+            f"0 dBTP, and mastering needs headroom (the mixer leaves the mix at {MIX_PEAK_DBTP:g} dBTP).",
+            measured=_value(true_peak, "dBTP"), target=_value(MIX_PEAK_DBTP, "dBTP"), fix=fix)]
+
     def _balance_notes(self, st: _PlanState) -> list[Note]:
+        """Levels judged with the model that set them. In a plan whose balance the AI solved, each
+        track against where the balance solve puts it (its role target weighed against the level
+        it was delivered at, with this plan's EQ): a fresh AI mix has no level note beyond what
+        the solve itself could not reach, and an edited one is judged by the same model. Stems
+        as delivered (no gain set by the AI) against the role conventions alone."""
         out: list[Note] = []
         roles = st.roles
         rel = st.relative
-        targets, leads = st.targets, st.leads
+        leads = st.leads
+        # the AI mixed this plan (decide_mix leaves its tracks in the context) and set some fader
+        ai_balance = bool(st.plan.context.get("tracks")) and any(
+            _source(st.plan, t.section, "gain_db") == "ai" for t in self.audible)
+        if ai_balance:
+            solved, weight = st.solved
+        else:  # stems as delivered (or set by hand): the role conventions alone
+            solved, weight = np.where(st.muted, np.nan, st.targets), np.ones(len(self.audible))
+
+        def why(i: int) -> str:
+            label = role_convention(roles[self.audible[i].name]).label.lower()
+            if not ai_balance:
+                return f"where a {label} usually sits in {self.genre} ({solved[i]:+.1f})"
+            return (f"where the mixer puts it ({solved[i]:+.1f} LU: a {label} in {self.genre} sits near "
+                    f"{st.targets[i]:+.1f}, weighed {weight[i]:.0%} against the level it was delivered at)")
+
+        rule = self.rules["buried_lead"]
         for i in leads:
             t = self.audible[i]
-            deficit = float(targets[i] - rel[i])
-            sev = _grade(deficit, self.rules["buried_lead"], "lu")
+            deficit = float(solved[i] - rel[i])
+            sev = _grade(deficit, rule, "lu")
             if not sev:
                 continue
-            gain = float(_get(st.plan, t.section, "gain_db", 0.0))
             out.append(Note(
                 "buried_lead", sev, f"{t.name} is buried",
-                f"The lead '{t.name}' sits {rel[i]:+.1f} LU against the mix where it plays; a "
-                f"{role_convention(roles[t.name]).label.lower()} in {self.genre} sits near {targets[i]:+.1f}. "
-                "Listeners follow the lead: if it is under the accompaniment the song is lost."
+                f"The lead '{t.name}' sits {rel[i]:+.1f} LU against the mix where it plays, {deficit:.1f} LU under "
+                f"{why(i)}. Listeners follow the lead: if it is under the accompaniment the song is lost."
                 + ("" if roles[t.name] in LEAD_ROLES else
                    " (No track is a lead vocal or synth lead, so the most prominent melodic part is taken as the "
                    "lead; set another track's role to lead if it carries the tune.)"),
                 ranges=_ranges(st.active[i], FRAME_S, gap_s=3.0, whole=0.6), tracks=(t.name,),
-                measured=_value(rel[i], "LU"), target=_value(targets[i], "LU"),
-                fix=_patch((t.section, "gain_db", round(gain + st.gain_change_for(i, targets[i]), 1),
-                            f"raises the lead {st.gain_change_for(i, targets[i]):.1f} dB to its place over the accompaniment"))))
+                measured=_value(rel[i], "LU"), target=_value(solved[i], "LU"),
+                fix=self._gain_fix(st, i, float(solved[i]), lambda r, i=i: _grade(float(solved[i] - r), rule, "lu"),
+                                   "lead")))
         rule = self.rules["level_balance"]
         for i, t in enumerate(self.audible):
-            diff = float(rel[i] - targets[i])
-            if st.muted[i] or (i in leads and diff < 0):  # a quiet lead is buried_lead's note
+            diff = float(rel[i] - solved[i])
+            if st.muted[i] or not math.isfinite(diff) or (i in leads and diff < 0):  # a quiet lead is buried_lead's
                 continue
             sev = _grade(abs(diff), rule, "lu")
             if not sev:
@@ -677,17 +830,36 @@ class NotesSession:
             if diff < 0 and sev == "problem":
                 sev = "warn"  # too quiet is a taste call; too loud by that much swamps the mix
             label = role_convention(roles[t.name]).label.lower()
-            gain = float(_get(st.plan, t.section, "gain_db", 0.0))
             out.append(Note(
                 "level_balance", sev, f"{t.name} is too {'loud' if diff > 0 else 'quiet'}",
                 f"'{t.name}' ({label}) sits {rel[i]:+.1f} LU against the mix where it plays, {abs(diff):.1f} LU "
-                f"{'over' if diff > 0 else 'under'} where a {label} usually sits in {self.genre} ({targets[i]:+.1f}).",
+                f"{'over' if diff > 0 else 'under'} {why(i)}.",
                 ranges=_ranges(st.active[i], FRAME_S, gap_s=3.0, whole=0.6), tracks=(t.name,),
-                measured=_value(rel[i], "LU"), target=_value(targets[i], "LU"),
-                fix=_patch((t.section, "gain_db", round(gain + st.gain_change_for(i, targets[i]), 1),
-                            f"brings the {label} {abs(st.gain_change_for(i, targets[i])):.1f} dB "
-                            f"{'down' if diff > 0 else 'up'} to its usual place"))))
+                measured=_value(rel[i], "LU"), target=_value(solved[i], "LU"),
+                fix=self._gain_fix(st, i, float(solved[i]),
+                                   lambda r, i=i: _grade(abs(float(r - solved[i])), rule, "lu"), label)))
         return out
+
+    def _gain_fix(self, st: _PlanState, i: int, target_lu: float, grade: Callable[[float], str | None],
+                  what: str) -> dict[str, Any]:
+        """The fader move that puts track ``i`` at ``target_lu`` against the mix where it plays
+        (the others held), held in the fader's range. When the end of the range leaves the note
+        standing (``grade`` of the loudness there is still a severity), advice instead: the stem
+        itself is too quiet or too loud for any fader setting."""
+        t = self.audible[i]
+        gain = float(_get(st.plan, t.section, "gain_db", 0.0))
+        change = st.gain_change_for(i, target_lu)
+        value, moved = clamp_value(t.section, "gain_db", round(gain + change, 1))
+        up = change > 0
+        if moved and grade(st.relative_after(i, value - gain)):
+            spec = spec_for(t.section, "gain_db")
+            return _advice(
+                f"'{t.name}' would need its fader at {gain + change:+.1f} dB, past the end of its range "
+                f"({spec.min_value:g} to {spec.max_value:+g} dB). Export the stem "
+                f"{'louder' if up else 'quieter'}, or bring the other tracks {'down' if up else 'up'}.")
+        return _patch((t.section, "gain_db", value,
+                       f"brings the {what} {abs(value - gain):.1f} dB {'up' if up else 'down'} to its place"
+                       + (" (as far as the fader goes)" if moved else "")))
 
     def _masking_notes(self, st: _PlanState) -> list[Note]:
         rule = self.rules["masking"]
@@ -1002,7 +1174,9 @@ class NotesSession:
                 f"The mix's true peak is {m.true_peak_dbtp:+.1f} dBTP; {tgt.label} asks for at most {tgt.ceiling_dbtp:+.1f}. "
                 "Over 0 dBTP the decoders and converters of listeners' devices clip, and lossy encoding adds more.",
                 measured=_value(m.true_peak_dbtp, "dBTP"), target=_value(tgt.ceiling_dbtp, "dBTP"),
-                fix=_advice(f"Master it with a true-peak limiter: `mixlab master {self.name} --target {tgt.name}`.")))
+                fix=_advice(f"Master it with a true-peak limiter: `mixlab master {self.name} --target {tgt.name}`.",
+                            web=f"Master it with a true-peak limiter: render a {tgt.label} master (Render…).",
+                            action="master")))
         rule = r["over_compressed"]
         sev = _grade(m.plr_db, rule, "plr_db", under=True)
         if sev:
@@ -1026,7 +1200,9 @@ class NotesSession:
                 f"At {m.integrated_lufs:.1f} LUFS the track will be turned down: {', '.join(downs)}. The loudness "
                 f"bought with limiting is thrown away, and what it cost in punch (PLR {m.plr_db:.1f} dB) stays.",
                 measured=_value(m.integrated_lufs, "LUFS"), target=_value(tgt.target_lufs, "LUFS"),
-                fix=_advice(f"Master to the target: `mixlab master {self.name} --target {tgt.name}`.")))
+                fix=_advice(f"Master to the target: `mixlab master {self.name} --target {tgt.name}`.",
+                            web=f"Master to the target: render a {tgt.label} master (Render…), which sets "
+                                f"{tgt.target_lufs:.0f} LUFS.", action="master")))
         rule = r["too_quiet"]
         sev = _grade(m.integrated_lufs, rule, "lufs", under=True)
         if sev:
@@ -1036,7 +1212,9 @@ class NotesSession:
                 f"{tgt.label}'s {tgt.target_lufs:.0f} LUFS; some platforms never turn quiet tracks up"
                 " and the noise floor comes up with any gain.",
                 measured=_value(m.integrated_lufs, "LUFS"), target=_value(tgt.target_lufs, "LUFS"),
-                fix=_advice(f"Master it: `mixlab master {self.name} --target {tgt.name}`.")))
+                fix=_advice(f"Master it: `mixlab master {self.name} --target {tgt.name}`.",
+                            web=f"Master it: render a {tgt.label} master (Render…), which brings it to "
+                                f"{tgt.target_lufs:.0f} LUFS.", action="master")))
         rule = r["mono_compatibility"]
         sev_loss = _grade(m.mono_loss_lu, rule, "loss_lu")
         sev_low = _grade(m.low_correlation, rule, "low_correlation", under=True)
@@ -1049,7 +1227,9 @@ class NotesSession:
                 "the bass and anything wide thin out.",
                 freq_hz=(20.0, 250.0), measured=_value(m.mono_loss_lu, "LU"), target=_value(rule["warn_loss_lu"], "LU"),
                 fix=_advice("Check polarity of stereo sources and keep the low end mono (mixlab master narrows "
-                            "the lows when they are wide).")))
+                            "the lows when they are wide).",
+                            web="Check polarity of stereo sources and keep the low end mono (a master rendered "
+                                "here narrows the lows when they are wide).")))
         act = np.isfinite(m.channel_db).all(axis=0) & (m.channel_db.max(axis=0) > -70.0)
         if act.any():
             lr = float(_db(np.mean(10 ** (m.channel_db[0][act] / 10))) - _db(np.mean(10 ** (m.channel_db[1][act] / 10))))
@@ -1112,6 +1292,38 @@ class _PlanState:
     def leads(self) -> list[int]:
         return _leads(self.session.audible, self.roles, self.relative, self.muted)
 
+    @functools.cached_property
+    def solved(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where the mixer's balance solve puts each track (LU against the mix where it plays;
+        NaN when muted) with this plan's roles and EQ, and the weight of its role target."""
+        return self.session.solved_balance(self)
+
+    @functools.cached_property
+    def peak_model_db(self) -> float:
+        """The mix's peak level in its loudest frame (dB, any offset) with this plan's output gain:
+        how the rendered mix's peak moves from one plan to another. Each track's peak in a frame
+        is its own sample peak scaled by the frame's level against its loudest frame (after gain,
+        mute and EQ), and the tracks' peaks add in power (they seldom coincide; on real stems
+        that follows rendered peaks within about 2 dB where a power or an amplitude sum of the
+        levels is 5 dB off); the mix-bus EQ applies to the sum. Compressors are not modelled."""
+        session, plan = self.session, self.plan
+        crest = session.peak_crest  # (T,) peak power over the loudest frame's power
+        mix = np.einsum("tfb,tb->fb", session.arrays.energy, self.weights * crest[:, np.newaxis], optimize=False)
+        eq = _get(plan, "bus:mix", "eq", []) if session.kind == "stems" else []
+        if eq:
+            mix = mix * (10.0 ** (session._bus_response_db(eq) / 10.0))[np.newaxis, :]
+        power = mix.sum(axis=1)
+        loudest = float(_db(power.max())) if len(power) else -300.0
+        return loudest + float(_get(plan, "bus:mix", "output_gain_db", 0.0))
+
+    def relative_after(self, i: int, change_db: float) -> float:
+        """Track ``i``'s loudness against the mix where it plays (LU) after its gain moves by
+        ``change_db``, the others held."""
+        act = self.active[i] & (self.kp[i] > 0)
+        own = float(self.kp[i][act].sum()) * 10.0 ** (change_db / 10.0)
+        others = float(self.kp[:, act].sum()) - float(self.kp[i][act].sum())
+        return float(_db(own) - _db(own + max(others, 0.0)))
+
     def gain_change_for(self, i: int, target_lu: float) -> float:
         """The gain change (dB) that puts track ``i`` at ``target_lu`` against the mix where it
         plays, the other tracks held: own power P, others O, target ratio r: g P / (g P + O) = r."""
@@ -1168,6 +1380,8 @@ def _known_roles() -> frozenset[str]:
     return frozenset(ROLES)
 
 
+#: A rendered sample at or over this (dBFS) is cut flat at full scale in a fixed-point file.
+_FULL_SCALE_DBFS = -0.01
 _MASKING_MAX_FADER_DB = 9.0  # a masking fix moves a fader at most this far; past it, advice
 _DEESS_RATIO = DeEsserSettings.ratio  # the mix's de-esser (engine.mix_render) at its defaults
 _DEESS_MAX_DB = DeEsserSettings.max_reduction_db
@@ -1184,6 +1398,11 @@ def _leads(tracks: list[TrackInput], roles: dict[str, str], relative: np.ndarray
         return leads
     melodic = [i for i, t in enumerate(tracks) if roles[t.name] in _MELODIC_ROLES and not muted[i]]
     return [max(melodic, key=lambda i: relative[i])] if melodic else []
+
+
+def _source(plan: Plan, section: str, name: str) -> str | None:
+    p = plan.param(section, name)
+    return None if p is None else p.source
 
 
 def _get(plan: Plan, section: str, name: str, default: Any) -> Any:
