@@ -49,13 +49,16 @@ def build_services(settings: Settings) -> Services:
         # After a mix the page asks for notes at once: have them ready (in this worker thread).
         if job["kind"] != "mix":
             return
-        session = store.session(job["owner"], job["session_id"])
-        the_plan = services.plan(job["owner"], job["session_id"]) if session else None
-        if session is None or the_plan is None:
+        if services.guard.is_deleting(job["owner"], job["session_id"]):
             return
-        genre = the_plan.param("session", "genre")
-        cache.get(job["owner"], session, sample_rate=the_plan.context.get("session", {}).get("sample_rate"),
-                  genre=genre.value if genre else session["genre"], target=notes_target(session))
+        with services.guard.use(job["owner"], job["session_id"]):  # fills the session's analysis cache
+            session = store.session(job["owner"], job["session_id"])
+            the_plan = services.plan(job["owner"], job["session_id"]) if session else None
+            if session is None or the_plan is None:
+                return
+            genre = the_plan.param("session", "genre")
+            cache.get(job["owner"], session, sample_rate=the_plan.context.get("session", {}).get("sample_rate"),
+                      genre=genre.value if genre else session["genre"], target=notes_target(session))
 
     runner.on_done(warm_notes)
     return services

@@ -7,6 +7,7 @@ Tests override :func:`current_user` (``app.dependency_overrides``) to act as ano
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from mixlab.service import views
 from mixlab.service.config import LOCAL_USER, Settings
 from mixlab.service.db import Store
 from mixlab.service.errors import not_found
+from mixlab.service.guard import SessionGuard
 from mixlab.service.jobs.runner import JobRunner
 from mixlab.service.jobs.tasks import session_plan
 from mixlab.service.notes_cache import NotesCache
@@ -34,6 +36,8 @@ class Services:
     notes: NotesCache
     # Choosing a unique track name and storing the file happen together.
     upload_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Deleting a session waits for the work on it, and refuses new work (guard.py).
+    guard: SessionGuard = field(default_factory=SessionGuard)
 
     def plan(self, owner: str, sid: str) -> Plan | None:
         return session_plan(self.storage, owner, sid)
@@ -74,4 +78,15 @@ def owned_session(sid: str, user: UserDep, services: ServicesDep) -> dict[str, A
 
 SessionDep = Annotated[dict[str, Any], Depends(owned_session)]
 
-__all__ = ["Services", "ServicesDep", "SessionDep", "UserDep", "current_user", "get_services", "owned_session"]
+
+def working_session(sid: str, user: UserDep, services: ServicesDep) -> Iterator[dict[str, Any]]:
+    """:func:`owned_session` for a request that writes into the session (uploads, plans, jobs,
+    notes): the session cannot be deleted under it, and a session being deleted is 404."""
+    with services.guard.use(user, sid):
+        yield owned_session(sid, user, services)
+
+
+WorkingSessionDep = Annotated[dict[str, Any], Depends(working_session)]
+
+__all__ = ["Services", "ServicesDep", "SessionDep", "UserDep", "WorkingSessionDep", "current_user", "get_services",
+           "owned_session", "working_session"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from mixlab.audio.io import probe
 from mixlab.audio.stems import extract_zip, stem_file_name
 from mixlab.errors import InvalidAudioError, MixlabError, UnsupportedFormatError
 from mixlab.service.db import new_id, now_iso
-from mixlab.service.errors import ApiError
+from mixlab.service.errors import ApiError, not_found
 
 # Multipart framing around the file (boundaries, part headers) is small; a Content-Length
 # beyond the limit by more than this is refused before reading anything.
@@ -62,9 +63,11 @@ def _fmt_bytes(n: int) -> str:
     return f"{n} bytes"
 
 
-async def receive_file(request: Request, folder: Path, *, limit: int, field: str = "file") -> ReceivedFile:
+async def receive_file(request: Request, folder: Path, *, limit: int, field: str = "file",
+                       stop: Callable[[], bool] | None = None) -> ReceivedFile:
     """Stream the multipart field ``field`` of ``request`` into ``folder``; see the module
-    docstring. The caller owns ``folder`` and removes it on failure."""
+    docstring. The caller owns ``folder`` and removes it on failure. ``stop()`` is asked
+    between chunks: true (the session is being deleted) ends the upload with 404."""
     content_type, options = parse_options_header(request.headers.get("content-type"))
     boundary = options.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
@@ -126,6 +129,8 @@ async def receive_file(request: Request, folder: Path, *, limit: int, field: str
     try:
         fed = 0
         async for chunk in request.stream():
+            if stop is not None and stop():
+                raise not_found("This session")
             fed += len(chunk)
             parser.write(chunk)
             if refuse and fed > _FRAMING_SLACK_BYTES:

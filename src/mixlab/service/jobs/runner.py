@@ -137,6 +137,30 @@ class JobRunner:
         self._pool.submit(self._run, jid)
         return self.store.job_by_id(jid)  # type: ignore[return-value]
 
+    def clear_for_delete(self, owner: str, sid: str, *, timeout_s: float) -> None:
+        """Make way for deleting a session: 409 ``session.busy`` while a mix or render of it is
+        queued or running (the user's work is never dropped silently); a queued ``prepare`` is
+        cancelled, and a running one is waited for (409 if it does not end in ``timeout_s``).
+        The caller has stopped new jobs for the session (:class:`~mixlab.service.guard.SessionGuard`)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self._lock:  # no queued job of the session starts while this looks at them
+                active = self.store.active_jobs(owner, sid)
+                work = next((j for j in active if j["kind"] in EXCLUSIVE_KINDS), None)
+                if work is not None:
+                    raise ApiError(409, "session.busy", f"A {work['kind']} job is running on this session; wait for "
+                                   "it to finish, then delete the session.", job_id=work["id"])
+                for job in active:
+                    if job["state"] == "queued":
+                        self.store.update_job(job["id"], {"state": "cancelled", "finished_at": now_iso(),
+                                                          "stage": "cancelled", "message": "the session was deleted"})
+                if not any(j["state"] == "running" for j in active):
+                    return
+            if time.monotonic() > deadline:
+                raise ApiError(409, "session.busy", "This session's tracks are still being prepared; try deleting it "
+                               "again in a moment.")
+            time.sleep(0.05)
+
     def _start(self, jid: str) -> dict[str, Any] | None:
         with self._lock:  # a queued prepare stops accepting new uploads from here on
             job = self.store.job_by_id(jid)

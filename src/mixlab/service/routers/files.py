@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from mixlab.service import uploads, views
-from mixlab.service.deps import Services, ServicesDep, SessionDep, UserDep
+from mixlab.service.deps import Services, ServicesDep, UserDep, WorkingSessionDep
 from mixlab.service.errors import ApiError
 from mixlab.service.jobs.runner import EXCLUSIVE_KINDS
 from mixlab.service.jsonbody import StrictJSONRoute
@@ -32,7 +32,8 @@ def _refuse_while_mixing(services: Services, user: str, sid: str) -> None:
 async def _receive(request: Request, services: Services, user: str, sid: str) -> tuple[uploads.ReceivedFile, Path]:
     work = services.storage.temp_dir(user, sid, "upload-")
     try:
-        received = await uploads.receive_file(request, work, limit=services.settings.max_upload_bytes)
+        received = await uploads.receive_file(request, work, limit=services.settings.max_upload_bytes,
+                                              stop=lambda: services.guard.is_deleting(user, sid))
     except BaseException:
         uploads.discard(work)
         raise
@@ -40,7 +41,7 @@ async def _receive(request: Request, services: Services, user: str, sid: str) ->
 
 
 @router.post("/files", status_code=201)
-async def upload_file(request: Request, session: SessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
+async def upload_file(request: Request, session: WorkingSessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
     sid = session["id"]
     await run_in_threadpool(_refuse_while_mixing, services, user, sid)
     received, work = await _receive(request, services, user, sid)
@@ -62,7 +63,7 @@ async def upload_file(request: Request, session: SessionDep, user: UserDep, serv
 
 
 @router.post("/reference")
-async def upload_reference(request: Request, session: SessionDep, user: UserDep,
+async def upload_reference(request: Request, session: WorkingSessionDep, user: UserDep,
                            services: ServicesDep) -> dict[str, Any]:
     sid = session["id"]
     await run_in_threadpool(_refuse_while_mixing, services, user, sid)
@@ -88,7 +89,7 @@ def _keep_reference(services: Services, user: str, session: dict[str, Any], chec
 
 
 @router.delete("/reference")
-def delete_reference(session: SessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
+def delete_reference(session: WorkingSessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
     _refuse_while_mixing(services, user, session["id"])
     services.storage.remove(services.storage.folder(user, session["id"], "reference"))
     services.store.update("sessions", session["id"], {"reference": None}, owner=user)

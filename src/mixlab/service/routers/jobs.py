@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from mixlab.engine.targets import get_platform
 from mixlab.errors import InvalidParameterError
 from mixlab.service import views
-from mixlab.service.deps import ServicesDep, SessionDep, UserDep
+from mixlab.service.deps import ServicesDep, SessionDep, UserDep, WorkingSessionDep
 from mixlab.service.errors import not_found
 from mixlab.service.jsonbody import StrictJSONRoute
 from mixlab.service.plan_io import plan_in, plan_out
@@ -36,7 +36,7 @@ _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 @router.post("/sessions/{sid}/mix", status_code=202)
-def start_mix(body: MixRequest, session: SessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
+def start_mix(body: MixRequest, session: WorkingSessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
     if session["kind"] != "stems":
         raise InvalidParameterError("A master session has no stems to mix; render it to get the masters.",
                                     code="session.not_stems")
@@ -46,7 +46,7 @@ def start_mix(body: MixRequest, session: SessionDep, user: UserDep, services: Se
 
 
 @router.post("/sessions/{sid}/render", status_code=202)
-def start_render(body: RenderRequest, session: SessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
+def start_render(body: RenderRequest, session: WorkingSessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
     raw = None
     if body.plan is not None and session["kind"] == "stems":  # a master session has no plan: none is used
         raw = plan_out(checked_plan(services, user, session["id"], body.plan))

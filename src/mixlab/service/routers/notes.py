@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from mixlab.engine.notes import NotesSession, apply_fix, notes_document
 from mixlab.engine.plan import Plan
 from mixlab.errors import InvalidParameterError
-from mixlab.service.deps import Services, ServicesDep, SessionDep, UserDep
+from mixlab.service.deps import Services, ServicesDep, UserDep, WorkingSessionDep
 from mixlab.service.errors import ApiError, not_found
 from mixlab.service.jobs.tasks import notes_target
 from mixlab.service.schemas import ApplyFixRequest, NotesRequest
@@ -54,7 +54,7 @@ def _evaluate(services: Services, user: str, session: dict[str, Any], raw: dict[
 
 
 @router.post("")
-async def plan_notes(body: NotesRequest, session: SessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
+async def plan_notes(body: NotesRequest, session: WorkingSessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
     return await run_in_threadpool(_evaluate, services, user, session, body.plan)
 
 
@@ -68,7 +68,7 @@ def _apply(services: Services, user: str, session: dict[str, Any], raw: dict[str
 
 
 @router.post("/apply")
-async def apply_note_fix(body: ApplyFixRequest, session: SessionDep, user: UserDep,
+async def apply_note_fix(body: ApplyFixRequest, session: WorkingSessionDep, user: UserDep,
                          services: ServicesDep) -> dict[str, Any]:
     return await run_in_threadpool(_apply, services, user, session, body.plan, body.index)
 
@@ -106,7 +106,7 @@ def _audio_notes(services: Services, user: str, session: dict[str, Any], version
 
 
 @router.get("/audio")
-async def audio_notes(session: SessionDep, user: UserDep, services: ServicesDep,
+async def audio_notes(session: WorkingSessionDep, user: UserDep, services: ServicesDep,
                       version: str | None = Query(None, description="a version id; without it, a mastering "
                                                   "session's uploaded mix"),
                       file: str | None = Query(None, description="a mix or master file of that version")

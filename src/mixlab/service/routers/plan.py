@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body
 from mixlab.engine import mix_render
 from mixlab.engine.plan import Plan
 from mixlab.errors import InvalidParameterError
-from mixlab.service.deps import Services, ServicesDep, SessionDep, UserDep
+from mixlab.service.deps import Services, ServicesDep, UserDep, WorkingSessionDep
 from mixlab.service.errors import ApiError
 from mixlab.service.jobs.tasks import conformed_stems
 from mixlab.service.jsonbody import StrictJSONRoute
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/sessions/{sid}/plan", tags=["plan"], route_class
 
 
 @router.get("")
-def get_plan(session: SessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
+def get_plan(session: WorkingSessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
     plan = services.plan(user, session["id"]) if session["has_plan"] else None
     if plan is None:
         raise ApiError(404, "plan.not_found", "There is no plan yet: run the AI mix first.")
@@ -27,7 +27,7 @@ def get_plan(session: SessionDep, user: UserDep, services: ServicesDep) -> dict[
 
 
 @router.put("")
-def put_plan(session: SessionDep, user: UserDep, services: ServicesDep,
+def put_plan(session: WorkingSessionDep, user: UserDep, services: ServicesDep,
              body: Any = Body(..., description="a MixPlan (mixlab.mixplan/1)")) -> dict[str, Any]:
     plan = checked_plan(services, user, session["id"], body)
     services.storage.write_json(services.storage.session_dir(user, session["id"]) / "plan.json", plan_out(plan))

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Response
 from mixlab.engine.profiles import get_genre
 from mixlab.engine.targets import get_platform
 from mixlab.service import views
-from mixlab.service.deps import ServicesDep, SessionDep, UserDep
-from mixlab.service.errors import ApiError
+from mixlab.service.deps import ServicesDep, SessionDep, UserDep, WorkingSessionDep
 from mixlab.service.schemas import SessionCreate, SessionPatch
+from mixlab.service.guard import DELETE_WAIT_S
 from mixlab.service.jsonbody import StrictJSONRoute
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], route_class=StrictJSONRoute)
@@ -31,12 +31,12 @@ def list_sessions(user: UserDep, services: ServicesDep) -> dict[str, Any]:
 
 
 @router.get("/{sid}")
-def get_session(session: SessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
+def get_session(session: WorkingSessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
     return services.session_document(user, session["id"])
 
 
 @router.patch("/{sid}")
-def patch_session(body: SessionPatch, session: SessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
+def patch_session(body: SessionPatch, session: WorkingSessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
     values: dict[str, Any] = {}
     fields = body.model_fields_set
     if "name" in fields and body.name is not None:
@@ -51,9 +51,12 @@ def patch_session(body: SessionPatch, session: SessionDep, user: UserDep, servic
 
 @router.delete("/{sid}", status_code=204)
 def delete_session(session: SessionDep, user: UserDep, services: ServicesDep) -> Response:
-    if services.store.active_jobs(user, session["id"]):
-        raise ApiError(409, "session.busy", "A job is running on this session; wait for it to finish, then delete it.")
-    services.store.delete_session(user, session["id"])
-    services.storage.remove_session(user, session["id"])
-    services.notes.forget(session["id"])
+    """Serialised with the work on the session (guard.py): new work is refused, work in flight
+    ends first, a mix or render makes it 409, a preparation is cancelled or waited for."""
+    sid = session["id"]
+    with services.guard.deleting(user, sid, timeout_s=DELETE_WAIT_S):
+        services.runner.clear_for_delete(user, sid, timeout_s=DELETE_WAIT_S)
+        services.store.delete_session(user, sid)
+        services.storage.remove_session(user, sid)
+        services.notes.forget(sid)
     return Response(status_code=204)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
 from mixlab.service import media, uploads
-from mixlab.service.deps import ServicesDep, SessionDep, UserDep
+from mixlab.service.deps import ServicesDep, UserDep, WorkingSessionDep
 from mixlab.service.errors import ApiError, not_found
 from mixlab.service.jsonbody import StrictJSONRoute
 
@@ -30,7 +30,7 @@ def _not_ready(track: dict[str, Any]) -> ApiError:
 
 
 @router.get("/{tid}/peaks")
-def track_peaks(tid: str, session: SessionDep, user: UserDep, services: ServicesDep,
+def track_peaks(tid: str, session: WorkingSessionDep, user: UserDep, services: ServicesDep,
                 points: Annotated[int, Query(ge=1, le=20000)] = 1200) -> dict[str, Any]:
     track = _track(services, user, session["id"], tid)
     path = services.storage.folder(user, session["id"], "peaks") / f"{tid}.json"
@@ -40,7 +40,7 @@ def track_peaks(tid: str, session: SessionDep, user: UserDep, services: Services
 
 
 @router.get("/{tid}/audio")
-def track_audio(tid: str, session: SessionDep, user: UserDep, services: ServicesDep) -> FileResponse:
+def track_audio(tid: str, session: WorkingSessionDep, user: UserDep, services: ServicesDep) -> FileResponse:
     """The preview (FLAC 16-bit, conformed). Range requests are answered (206) by Starlette."""
     track = _track(services, user, session["id"], tid)
     path = services.storage.folder(user, session["id"], "preview") / f"{tid}.flac"
@@ -50,7 +50,7 @@ def track_audio(tid: str, session: SessionDep, user: UserDep, services: Services
 
 
 @router.delete("/{tid}")
-def delete_track(tid: str, session: SessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
+def delete_track(tid: str, session: WorkingSessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
     sid = session["id"]
     track = _track(services, user, sid, tid)
     if services.store.active_jobs(user, sid):

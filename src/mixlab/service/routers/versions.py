@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
 
 from mixlab.service import views
-from mixlab.service.deps import ServicesDep, SessionDep, UserDep
+from mixlab.service.deps import ServicesDep, UserDep, WorkingSessionDep
 from mixlab.service.errors import not_found
 from mixlab.service.jsonbody import StrictJSONRoute
 from mixlab.service.plan_io import without_paths
@@ -21,12 +21,12 @@ _MEDIA_TYPES = {".wav": "audio/wav", ".flac": "audio/flac", ".mp3": "audio/mpeg"
 
 
 @router.get("")
-def list_versions(session: SessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
+def list_versions(session: WorkingSessionDep, user: UserDep, services: ServicesDep) -> dict[str, Any]:
     return {"versions": [views.version_json(v) for v in services.store.versions(user, session["id"])]}
 
 
 @router.get("/{vid}/files/{name}")
-def version_file(vid: str, name: str, session: SessionDep, user: UserDep, services: ServicesDep) -> Response:
+def version_file(vid: str, name: str, session: WorkingSessionDep, user: UserDep, services: ServicesDep) -> Response:
     """The file as an attachment (Range requests answered, so masters can be previewed)."""
     version = services.store.version(user, session["id"], vid)
     # Only names the version lists are served: a name is never turned into a path unchecked.
