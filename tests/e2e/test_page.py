@@ -181,6 +181,7 @@ def test_controls_hold_every_value_the_engine_allows(page, server, mixed, layout
     assert checked >= 25, checked
     _type(pg, ".inspector input[aria-label='bus:delay delay_ms value']", "4000")
     assert _plan_value(pg, "bus:delay", "delay_ms") == 4000
+    _wait(pg, "() => Math.abs(window.mixlab.graph.buses.delay.first.R.delayTime.value - 8) < 1e-3", 2, "the preview's 4 s delay (right echo at 8 s)")
     _type(pg, ".inspector input[aria-label='bus:reverb highpass_hz value']", "1.5 kHz")
     assert _plan_value(pg, "bus:reverb", "highpass_hz") == 1500
     _type(pg, ".inspector input[aria-label='bus:mix output_gain_db value']", "20")

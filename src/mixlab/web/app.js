@@ -583,7 +583,7 @@ function buildWorkspace(session) {
     if (!ws) return;
     const d = timeline.duration || 1;
     const p = engine.position;
-    time.textContent = `${mmssTenths(p)} / ${mmss(d)}`;
+    time.textContent = `${mmssTenths(p)} / ${mmss(timeline.duration || 0)}`;
     const laneLeft = ws.tracksEl.querySelector('.lane')?.offsetLeft ?? 0;
     const laneW = ws.tracksEl.querySelector('.lane')?.clientWidth ?? 0;
     playhead.style.left = `${laneLeft + (p / d) * laneW}px`;

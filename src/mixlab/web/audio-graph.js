@@ -11,6 +11,14 @@
 
 import { bandCoefficients } from './eq-curve.js';
 import { clamp, dbToLin, Emitter } from './ui.js';
+import { spec } from './plan.js';
+
+/** A plan value kept inside its parameter's range (the engine's schema), or `fallback` when unset. */
+function inRange(P, section, name, fallback) {
+  const v = P.get(section, name) ?? fallback;
+  const m = spec(section, name);
+  return m && Number.isFinite(m.min) ? clamp(v, m.min, m.max) : v;
+}
 
 export const BASE_DELAY_S = 0.1;        // the delay line holds +-BASE_DELAY_S of nudge; beyond, the source starts later/earlier
 const COMP_LATENCY_S = 0.006;          // Chromium's DynamicsCompressor look-ahead (pre-delay)
@@ -217,9 +225,11 @@ export class AudioEngine extends Emitter {
     this.delayNodes?.forEach((n) => n.disconnect());
     const split = ctx.createChannelSplitter(2), merge = ctx.createChannelMerger(2);
     const lp = () => { const f = ctx.createBiquadFilter(); f.type = 'lowpass'; f.Q.value = qToDb(0.5); f.frequency.value = 5000; return f; };
+    // lines long enough for the longest delay the schema allows (the right side's first echo is at 2D)
+    const longest = 2 * (spec('bus:delay', 'delay_ms')?.max ?? 4000) / 1000 + 0.1;
     const mk = {
-      first: { L: ctx.createDelay(5), R: ctx.createDelay(5) },
-      loop: { L: ctx.createDelay(5), R: ctx.createDelay(5) },
+      first: { L: ctx.createDelay(longest), R: ctx.createDelay(longest) },
+      loop: { L: ctx.createDelay(longest), R: ctx.createDelay(longest) },
       lps: [], fbR: ctx.createGain(), loopGainL: ctx.createGain(), loopGainR: ctx.createGain(),
       outL: ctx.createGain(), outR: ctx.createGain(), split, merge,
     };
@@ -336,6 +346,7 @@ export class AudioEngine extends Emitter {
 
   applyComp(comp, makeup, s) {
     const P = this.planView, ctx = this.ctx;
+    // the clamps below are Web Audio's DynamicsCompressorNode limits (attack and release at most 1 s)
     const ratio = clamp(P.get(s, 'comp_ratio') ?? 1, 1, 20);
     // ratio 1 is "no compressor" in the engine; Chromium's knee would still bend: neutralise it
     const thr = ratio > 1 ? clamp(P.get(s, 'comp_threshold_db') ?? 0, -100, 0) : 0;
@@ -361,14 +372,14 @@ export class AudioEngine extends Emitter {
     }
     if (is('bus:reverb')) {
       setParam(this.reverbHp.frequency, P.get('bus:reverb', 'highpass_hz') ?? 200, ctx);
-      const spec = { rt60_s: clamp(P.get('bus:reverb', 'rt60_s') ?? 1.5, 0.1, 10), predelay_ms: clamp(P.get('bus:reverb', 'predelay_ms') ?? 10, 0, 200), damping_hz: P.get('bus:reverb', 'damping_hz') ?? 6000 };
-      const key = JSON.stringify(spec);
+      const room = { rt60_s: inRange(P, 'bus:reverb', 'rt60_s', 1.5), predelay_ms: inRange(P, 'bus:reverb', 'predelay_ms', 10), damping_hz: inRange(P, 'bus:reverb', 'damping_hz', 6000) };
+      const key = JSON.stringify(room);
       if (key !== this.reverbKey) {
         // the impulse is data, not an AudioParam: a new convolver, swapped in
         this.reverbKey = key;
         const conv = this.ctx.createConvolver();
         conv.normalize = false;
-        conv.buffer = reverbImpulse(this.ctx, spec);
+        conv.buffer = reverbImpulse(this.ctx, room);
         this.reverbHp.connect(conv).connect(this.reverbAlign);
         const old = this.convolver;
         this.convolver = conv;
@@ -376,8 +387,8 @@ export class AudioEngine extends Emitter {
       }
     }
     if (is('bus:delay')) {
-      const d = clamp((P.get('bus:delay', 'delay_ms') ?? 375) / 1000, 0.01, 2.4);
-      const fb = clamp(P.get('bus:delay', 'feedback') ?? 0.3, 0, 0.9);
+      const d = inRange(P, 'bus:delay', 'delay_ms', 375) / 1000;
+      const fb = inRange(P, 'bus:delay', 'feedback', 0.3);
       const lp = clamp(P.get('bus:delay', 'lowpass_hz') ?? 5000, 200, 0.45 * ctx.sampleRate);
       const m = this.delayBus;
       setParam(m.first.L.delayTime, d, ctx); setParam(m.first.R.delayTime, 2 * d, ctx);
