@@ -664,14 +664,15 @@ def mma_song_plan(style: Path, seed: int, variant: int, seconds: float) -> dict:
         "grooves": {"main": main, "second": second, "end": ends[0] if ends else None},
         "beats_per_bar": beats, "tempo_bpm": tempo, "key": NOTE_NAMES[key] + ("m" if mode == "minor" else ""),
         "chords": chords, "melodic_font": melodic, "drum_font": drum,
-        "genre": genre, "mixlab_genre": mixlab_genre,
+        "genre": genre, "mixlab_genre": mixlab_genre, "mma_seed": rng.randrange(1, 2**31),
     }
 
 
 def mma_song_text(plan: dict) -> str:
     g = plan["grooves"]
     half = len(plan["chords"]) // 2
-    lines = [f"// mixlab training corpus: {plan['song_id']} (seeded)", f"Use {plan['style_file']}",
+    lines = [f"// mixlab training corpus: {plan['song_id']} (seeded)", f"RndSeed {plan['mma_seed']}",
+             f"Use {plan['style_file']}",
              f"Groove {g['main']}", f"Tempo {plan['tempo_bpm']}"]
     for i, ch in enumerate(plan["chords"]):
         if i == half and g["second"] != g["main"]:
@@ -694,8 +695,8 @@ def build_mma_song(task: dict, out: Path) -> dict:
     src = tmp_dir / "song.mma"
     src.write_text(mma_song_text(plan))
     midi_path = tmp_dir / "song.mid"
-    res = subprocess.run(["mma", "-f", str(midi_path), str(src)], capture_output=True, text=True,
-                         cwd=tmp_dir)
+    res = subprocess.run(["mma", "-f", midi_path.name, src.name],  # relative: the MIDI names them capture_output=True, text=True,
+                         cwd=tmp_dir, env={**os.environ, "PYTHONHASHSEED": "0"})
     if res.returncode != 0 or not midi_path.exists():
         shutil.rmtree(tmp_dir, ignore_errors=True)
         raise RuntimeError(f"mma failed on {song_id}: {(res.stdout + res.stderr)[-400:]}")
