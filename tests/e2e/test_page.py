@@ -85,7 +85,7 @@ def test_every_topbar_control_is_in_view_and_clickable(browser, server, mixed, l
                 const r = el.getBoundingClientRect();
                 const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
                 return {{ what: el.getAttribute('aria-label') || el.textContent.trim().slice(0, 24) || el.tagName, left: r.left, right: r.right,
-                          top: r.top, bottom: r.bottom, w: r.width, h: r.height, hit: !!hit && (hit === el || el.contains(hit) || hit.contains(el) && hit.tagName === 'LABEL') }};
+                          top: r.top, bottom: r.bottom, w: r.width, h: r.height, hit: !!hit && (hit === el || el.contains(hit)) }};
             }})""")
             names = [b["what"] for b in boxes]
             for want in ("session name", "genre", "Reference…", "play", "Raw sum", "AI mix", "Master", "undo", "redo", "Re-run AI", "Render…"):

@@ -140,11 +140,13 @@ function saveOrder(sid) {
 
 const byName = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 
+/** [upload index, index in that upload] of a track whose upload this browser recorded, else null. */
+const uploadKey = (ord, t) => ord.tracks[t.id] || (ord.files[t.file] !== undefined ? [ord.files[t.file], 0] : null);
+
 /** The session's tracks in the order the user chose the files (else by name). */
 function orderedTracks(s) {
   const ord = uploadOrder(s.id);
-  const key = (t) => ord.tracks[t.id] || (ord.files[t.file] !== undefined ? [ord.files[t.file], 0] : null);
-  return s.tracks.map((t, j) => ({ t, j, k: key(t) })).sort((a, b) => {
+  return s.tracks.map((t, j) => ({ t, j, k: uploadKey(ord, t) })).sort((a, b) => {
     if (a.k && b.k) return a.k[0] - b.k[0] || a.k[1] - b.k[1] || a.j - b.j;
     if (a.k || b.k) return a.k ? -1 : 1;
     return byName.compare(a.t.name, b.t.name) || a.j - b.j;
@@ -251,7 +253,9 @@ function applySession(s) {
   tracks.forEach((t, i) => {
     let row = ws.rows.get(t.name);
     if (!row) {
-      row = new TrackRow(ws.ctx, t, i, { roles: state.options.params?.track?.role?.choices || state.options.roles || Object.keys(ROLE_LABELS), mastering: s.kind === 'master' });
+      // a row's colour follows the file's place in the user's choice, so it does not depend on upload timing
+      const k = uploadKey(uploadOrder(s.id), t);
+      row = new TrackRow(ws.ctx, t, k ? k[0] + k[1] : i, { roles: state.options.params?.track?.role?.choices || state.options.roles || Object.keys(ROLE_LABELS), mastering: s.kind === 'master' });
       ws.rows.set(t.name, row);
     }
     row.setTrack(t);
