@@ -274,24 +274,33 @@ def test_tracks_keep_file_order_names_and_role_labels(page, server, tmp_path):
 
 
 def test_failed_and_pending_tracks(page, server, mixed, layout_shots):
-    """A track the server could not prepare shows its reason and a way out, and does not hold the
-    AI mix back; a track not yet analysed says "detecting…" instead of a role."""
+    """A track the server could not prepare shows its reason and a way out (Remove track); AI Mix
+    says why it waits, and is enabled once the failed track is removed; a track not yet analysed
+    says "detecting…" instead of a role."""
     pg = page
     failure = "Preparation was interrupted by a server restart and could not resume: upload Kick.wav again."
-    fake = {"pending": True}
+    fake = {"pending": True, "failed": True, "deleted": []}
 
     def handle(route):
         resp = route.fetch()
         s = resp.json()
         s["has_plan"] = False
         for t in s["tracks"]:
-            if t["name"] == "Kick":
+            if t["name"] == "Kick" and fake["failed"]:
                 t.update(ready=False, problem=failure)
             if t["name"] == "Bass" and fake["pending"]:
                 t.update(ready=False, role=None, role_source=None, role_reason=None)
         route.fulfill(response=resp, json=s)
 
+    def delete(route):  # the shared session keeps its Kick: the removal is answered here
+        if route.request.method != "DELETE":
+            return route.continue_()
+        fake["deleted"].append(route.request.url)
+        fake["failed"] = False
+        route.fulfill(status=204)
+
     pg.route(f"**/api/sessions/{mixed}", handle)
+    pg.route(f"**/api/sessions/{mixed}/tracks/*", delete)
     pg.goto(f"{server}/#/s/{mixed}")
     pg.wait_for_selector(".track.failed")
     kick = ".track[data-track='Kick']"
@@ -304,10 +313,17 @@ def test_failed_and_pending_tracks(page, server, mixed, layout_shots):
     assert pg.is_disabled("#mix-btn")
     assert "prepared" in pg.get_attribute("#mix-btn", "title")
     pg.screenshot(path=str(layout_shots / "failed-and-pending-tracks.png"))
-    # once the other tracks are ready, the failed one does not keep AI Mix disabled
+    # the other tracks ready: AI Mix names the failed track and what to do
     fake["pending"] = False
-    _wait(pg, "() => !document.querySelector('#mix-btn').disabled", 10, "AI Mix enabled beside a failed track")
+    _wait(pg, "() => /Kick could not be prepared: remove it/.test(document.querySelector('#mix-btn').title)", 10,
+          "AI Mix to say which track keeps it disabled")
+    assert pg.is_disabled("#mix-btn")
     assert pg.evaluate(f"() => {{ const s = document.querySelector({json.dumps(bass_role)}); return s.options[s.selectedIndex].textContent; }}") == "Bass"
+    # Remove track: the page deletes it and AI Mix is enabled
+    pg.click(f"{kick} .track-failure button:has-text('Remove track')")
+    _wait(pg, "() => !document.querySelector('#mix-btn').disabled", 10, "AI Mix enabled once the failed track is removed")
+    assert len(fake["deleted"]) == 1 and fake["deleted"][0].split("/tracks/")[1]
+    assert not pg.is_visible(".track.failed")
     assert not pg.errors, pg.errors
 
 

@@ -515,15 +515,16 @@ function buildWorkspace(session) {
       const s = state.session;
       const busy = !!(state.job && ['queued', 'running'].includes(state.job.state));
       const waiting = s.tracks.filter((t) => !t.ready && !trackFailure(t)).length;
-      const ready = s.tracks.length > 0 && waiting === 0;
-      // a disabled button says why
+      const failed = s.tracks.filter((t) => trackFailure(t)).map((t) => t.name);
+      // a disabled button says why, and what to do (the server refuses a mix or render with a failed track)
       const why = busy ? 'Wait for the running job to finish.' : !s.tracks.length ? (s.kind === 'master' ? 'Upload your mix first.' : 'Upload stems first.')
-        : waiting ? `Wait until ${waiting === 1 ? 'one track is' : `${waiting} tracks are`} prepared.` : null;
+        : waiting ? `Wait until ${waiting === 1 ? 'one track is' : `${waiting} tracks are`} prepared.`
+          : failed.length ? `${failed.join(', ')} could not be prepared: remove ${failed.length === 1 ? 'it' : 'them'} (Remove track) or upload a good export.` : null;
       mixBtn.hidden = s.kind === 'master';
       mixBtn.textContent = store.loaded ? 'Re-run AI' : 'AI Mix';
-      mixBtn.disabled = busy || !ready;
+      mixBtn.disabled = !!why;
       mixBtn.title = why || (store.loaded ? 'Re-solve every value you did not set or lock, around your changes' : 'Analyse the stems and mix them');
-      renderBtn.disabled = busy || !ready || (s.kind === 'stems' && !store.loaded);
+      renderBtn.disabled = !!why || (s.kind === 'stems' && !store.loaded);
       renderBtn.title = why || (s.kind === 'stems' && !store.loaded ? 'Run the AI mix first: Render renders its plan.' : 'Render the mix and master it for your platforms');
       playBtn.disabled = engine.tracks.size === 0;
       const st = store.stats();
