@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: F401  (bench/bench_web.py imports them from here)
+
 # budgets, generous for a loaded CI machine; the measured values are printed
 NOTES_BUDGET_MS = 2000.0
 PARAM_BUDGET_MS = 50.0
