@@ -32,6 +32,9 @@ class Settings:
         Most tracks in one session.
     notes_cache_sessions : int
         Sessions whose Mix Notes measurements stay in memory (least recently used dropped).
+    max_event_streams : int
+        Live-update streams (server-sent events) one user may hold open at once
+        (``MIXLAB_MAX_EVENT_STREAMS``); one more is 429. The page holds one or two per tab.
     max_unpacked_bytes : int or None
         Most bytes one ZIP upload may unpack to (``MIXLAB_MAX_UNPACKED_BYTES``); None is twice
         ``max_upload_bytes`` (a ZIP of WAV stems unpacks to about 1.1 times its size). Each
@@ -44,6 +47,7 @@ class Settings:
     max_stems: int = 256
     notes_cache_sessions: int = 4
     max_unpacked_bytes: int | None = None
+    max_event_streams: int = 32
 
     @property
     def unpacked_limit(self) -> int:
@@ -55,6 +59,8 @@ class Settings:
             raise InvalidParameterError("MIXLAB_MAX_UPLOAD_BYTES must be >= 1", code="config.bad_value")
         if self.max_unpacked_bytes is not None and self.max_unpacked_bytes < 1:
             raise InvalidParameterError("MIXLAB_MAX_UNPACKED_BYTES must be >= 1", code="config.bad_value")
+        if self.max_event_streams < 1:
+            raise InvalidParameterError("MIXLAB_MAX_EVENT_STREAMS must be >= 1", code="config.bad_value")
         if self.job_workers < 1:
             raise InvalidParameterError("MIXLAB_JOB_WORKERS must be >= 1", code="config.bad_value")
 
@@ -69,6 +75,7 @@ class Settings:
             max_upload_bytes=_int_env("MIXLAB_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
             job_workers=_int_env("MIXLAB_JOB_WORKERS", 1),
             max_unpacked_bytes=_int_env("MIXLAB_MAX_UNPACKED_BYTES", 0) or None,
+            max_event_streams=_int_env("MIXLAB_MAX_EVENT_STREAMS", 32),
         )
 
 

@@ -18,6 +18,7 @@ from mixlab.service import views
 from mixlab.service.config import LOCAL_USER, Settings
 from mixlab.service.db import Store
 from mixlab.service.errors import not_found
+from mixlab.service.events import JobWatch, StreamCounter
 from mixlab.service.guard import SessionGuard
 from mixlab.service.jobs.runner import JobRunner
 from mixlab.service.jobs.tasks import session_plan
@@ -38,6 +39,13 @@ class Services:
     upload_lock: threading.Lock = field(default_factory=threading.Lock)
     # Deleting a session waits for the work on it, and refuses new work (guard.py).
     guard: SessionGuard = field(default_factory=SessionGuard)
+    # Server-sent events: one poll for every stream, and the streams open per user (events.py).
+    events: JobWatch = field(init=False)
+    streams: StreamCounter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.events = JobWatch(self.store)
+        self.streams = StreamCounter(self.settings.max_event_streams)
 
     def plan(self, owner: str, sid: str) -> Plan | None:
         return session_plan(self.storage, owner, sid)
