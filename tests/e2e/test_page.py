@@ -45,6 +45,11 @@ def mixed(server, tmp_path_factory) -> str:
         _finish_job(c, sid)
         c.post(f"/api/sessions/{sid}/mix", json={}).raise_for_status()
         _finish_job(c, sid)
+        # the widest top bar: three platforms and a reference with a long name
+        ref = _wav(folder / "A reference master with a rather long file name (final v3).wav", 4.0, 440.0, channels=2)
+        c.post(f"/api/sessions/{sid}/reference", files={"file": (ref.name, ref.read_bytes(), "audio/wav")}).raise_for_status()
+        c.patch(f"/api/sessions/{sid}", json={"targets": ["spotify", "apple-music", "youtube"]}).raise_for_status()
+        _finish_job(c, sid)
         assert c.get(f"/api/sessions/{sid}").json()["has_plan"]
     return sid
 
@@ -94,6 +99,12 @@ def test_every_topbar_control_is_in_view_and_clickable(browser, server, mixed, l
                 assert b["w"] > 0 and b["h"] > 0, f"{b['what']} has no size at {width}x{height}"
                 assert b["left"] >= 0 and b["right"] <= width and b["top"] >= 0 and b["bottom"] <= height, f"{b['what']} is outside the {width}x{height} viewport: {b}"
                 assert b["hit"], f"{b['what']} is covered at {width}x{height}: {b}"
+            # no control overlaps another
+            for i, a in enumerate(boxes):
+                for b in boxes[i + 1:]:
+                    dx = min(a["right"], b["right"]) - max(a["left"], b["left"])
+                    dy = min(a["bottom"], b["bottom"]) - max(a["top"], b["top"])
+                    assert dx <= 1 or dy <= 1, f"{a['what']} and {b['what']} overlap at {width}x{height}: {a} {b}"
             # playwright agrees: each one can be clicked where it is (trial: nothing is pressed)
             for loc in pg.locator(".topbar button:visible, .topbar select:visible").all():
                 if loc.is_enabled():
