@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.service.conftest import make_client, mixed_session, new_session, post_json, session_folder
+from mixlab.errors import InvalidParameterError
+from tests.service.conftest import make_client, mixed_session, new_session, post_json, session_folder, wait_job
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +115,18 @@ def test_an_empty_session_refuses_a_plan_by_its_parameter(api: TestClient) -> No
     _refused(api.post(f"/api/sessions/{sid}/mix", json={"plan": {"schema": "mixlab.mixplan/1",
                                                                    "sections": {"bus:mix": {"output_gain_db": 300}}}}),
              "bus:mix.output_gain_db")
+
+
+def test_error_messages_never_show_server_paths(api: TestClient, mixed: tuple[str, dict[str, Any]],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    sid, _plan = mixed
+    folder = session_folder(api, sid)
+    runner = api.app.state.services.runner  # type: ignore[attr-defined]
+
+    def failing(job_id: str, store: Any, storage: Any) -> None:
+        raise InvalidParameterError(f"{folder / 'originals' / 'Kick.wav'}: cannot be read", code="audio.corrupt")
+
+    monkeypatch.setitem(runner.functions, "render", failing)
+    job = api.post(f"/api/sessions/{sid}/render", json={}).json()
+    error = wait_job(api, job["id"])["error"]
+    assert error["message"] == "originals/Kick.wav: cannot be read"

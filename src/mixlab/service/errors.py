@@ -76,7 +76,11 @@ async def _mixlab_error(request: Request, exc: MixlabError) -> JSONResponse:
     status = status_for(exc)
     if status >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc.message, exc_info=exc)
-    return JSONResponse(error_body(exc.code, exc.message, _json_safe(exc.details)), status_code=status)
+    services = getattr(request.app.state, "services", None)
+    message = services.storage.hide_paths(exc.message) if services is not None else exc.message
+    details = {k: services.storage.hide_paths(v) if services is not None and isinstance(v, str) else v
+               for k, v in _json_safe(exc.details).items()}
+    return JSONResponse(error_body(exc.code, message, details), status_code=status)
 
 
 def field_path(parts: list[str | int] | tuple[str | int, ...]) -> str:

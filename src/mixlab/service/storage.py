@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -74,6 +75,16 @@ class Storage:
 
     def remove_session(self, owner: str, sid: str) -> None:
         shutil.rmtree(self.session_dir(owner, sid), ignore_errors=True)
+
+    def hide_paths(self, text: str) -> str:
+        """``text`` (a message for the user) without this server's paths: a file of a session
+        is named from inside its session (``originals/Kick.wav``), anything else under the
+        data folder as ``<data>/...``."""
+        root = str(self.root)
+        if root not in text:
+            return text
+        text = re.sub(re.escape(root) + r"/users/[^/\s]+/sessions/[^/\s]+/?", "", text)
+        return text.replace(root, "<data>")
 
     def sweep_temp(self) -> None:
         """Remove the temporary folders a crashed process left behind."""

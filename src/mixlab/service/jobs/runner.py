@@ -203,6 +203,8 @@ class JobRunner:
 
     def _finish(self, jid: str, state: str, *, result: dict[str, Any] | None = None,
                 error: dict[str, Any] | None = None) -> None:
+        if error is not None:  # a message shown to the user never holds a server path
+            error = dict(error, message=self.storage.hide_paths(error["message"]))
         values: dict[str, Any] = {"state": state, "finished_at": now_iso(), "error": error, "result": result}
         if state == "done":
             values.update(fraction=1.0, stage="done", message="done")

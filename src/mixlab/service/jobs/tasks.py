@@ -161,7 +161,7 @@ def run_prepare(job_id: str, store: Store, storage: Storage) -> dict[str, Any]:
             result = _prepare_tracks(store, storage, session, owner, progress)
         _measure_reference(store, storage, owner, sid, progress)
     except Exception as exc:
-        why = exc.message if isinstance(exc, MixlabError) else (
+        why = storage.hide_paths(exc.message) if isinstance(exc, MixlabError) else (
             f"something went wrong on our side while preparing it (job {job_id})")
         fail_unprepared(store, owner, sid, f"could not be prepared: {why}. Remove it and upload it again.")
         raise
@@ -224,8 +224,9 @@ def _prepare_tracks(store: Store, storage: Storage, session: dict[str, Any], own
                                                write_json=storage.write_json, measure_loudness=is_master)
                 except MixlabError as exc:
                     failed = True
-                    problems.append({"file": row["file"], "message": exc.message})
-                    store.update("tracks", row["id"], {"problem": exc.message, "ready": False}, owner=owner)
+                    message = storage.hide_paths(exc.message)
+                    problems.append({"file": row["file"], "message": message})
+                    store.update("tracks", row["id"], {"problem": message, "ready": False}, owner=owner)
                     continue
                 store.update("tracks", row["id"], {"ready": True, "preview_shape": shape, "problem": None},
                              owner=owner)
