@@ -130,3 +130,10 @@ def test_error_messages_never_show_server_paths(api: TestClient, mixed: tuple[st
     job = api.post(f"/api/sessions/{sid}/render", json={}).json()
     error = wait_job(api, job["id"])["error"]
     assert error["message"] == "originals/Kick.wav: cannot be read"
+
+
+def test_unknown_targets_and_genres_name_the_field(api: TestClient, mixed: tuple[str, dict[str, Any]]) -> None:
+    sid, _plan = mixed
+    _refused(api.patch(f"/api/sessions/{sid}", json={"targets": ["spotify", "myspace"]}), "targets[1]")
+    _refused(api.patch(f"/api/sessions/{sid}", json={"genre": "polka-core"}), "genre")
+    _refused(api.post(f"/api/sessions/{sid}/render", json={"targets": ["myspace"]}), "targets[0]")

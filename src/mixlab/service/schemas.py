@@ -12,6 +12,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mixlab.engine.profiles import get_genre
+from mixlab.engine.targets import get_platform
+from mixlab.errors import InvalidParameterError
+
 Format = Literal["wav16", "wav24", "flac", "mp3"]
 
 
@@ -50,4 +54,33 @@ class ApplyFixRequest(Body):
     index: int = Field(ge=0, le=10_000)
 
 
-__all__ = ["ApplyFixRequest", "Format", "MixRequest", "NotesRequest", "RenderRequest", "SessionCreate", "SessionPatch"]
+def target_names(names: list[str], where: str = "targets") -> list[str]:
+    """Platform names, each checked (400 naming ``targets[k]`` for an unknown one), duplicates dropped."""
+    out: list[str] = []
+    for k, name in enumerate(names):
+        try:
+            platform = get_platform(name).name
+        except InvalidParameterError as exc:
+            raise _named(exc, f"{where}[{k}]", f"unknown platform {name!r}") from None
+        if platform not in out:
+            out.append(platform)
+    return out
+
+
+def genre_name(name: str) -> str:
+    """A genre's name, checked (400 naming ``genre`` for an unknown one)."""
+    try:
+        return get_genre(name).name
+    except InvalidParameterError as exc:
+        raise _named(exc, "genre", f"unknown genre {name!r}") from None
+
+
+def _named(exc: InvalidParameterError, where: str, what: str) -> InvalidParameterError:
+    """The engine's refusal of a name, worded for the API and naming the field."""
+    choices = ", ".join(map(str, exc.details.get("choices", [])))
+    return InvalidParameterError(f"{where}: {what}; choose one of {choices}.", code=exc.code,
+                                 **{**exc.details, "parameter": where})
+
+
+__all__ = ["ApplyFixRequest", "Format", "MixRequest", "NotesRequest", "RenderRequest", "SessionCreate", "SessionPatch",
+           "genre_name", "target_names"]

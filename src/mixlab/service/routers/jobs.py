@@ -14,7 +14,6 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from mixlab.engine.targets import get_platform
 from mixlab.errors import InvalidParameterError
 from mixlab.service import views
 from mixlab.service.deps import ServicesDep, SessionDep, UserDep, WorkingSessionDep
@@ -23,7 +22,7 @@ from mixlab.service.events import EventStream, job_stream
 from mixlab.service.jsonbody import StrictJSONRoute
 from mixlab.service.plan_io import plan_in, plan_out
 from mixlab.service.routers.plan import checked_plan
-from mixlab.service.schemas import MixRequest, RenderRequest
+from mixlab.service.schemas import MixRequest, RenderRequest, target_names
 
 router = APIRouter(prefix="/api", tags=["jobs"], route_class=StrictJSONRoute)
 
@@ -42,7 +41,7 @@ def start_render(body: RenderRequest, session: WorkingSessionDep, user: UserDep,
     raw = None
     if body.plan is not None and session["kind"] == "stems":  # a master session has no plan: none is used
         raw = plan_out(checked_plan(services, user, session["id"], body.plan))
-    targets = [get_platform(t).name for t in dict.fromkeys(body.targets or session["targets"] or ["spotify"])]
+    targets = target_names(body.targets or session["targets"] or ["spotify"])
     params = {"plan": raw, "targets": targets, "formats": list(dict.fromkeys(body.formats)),
               "stems": body.stems}
     job = services.runner.submit(user, session["id"], "render", params)

@@ -6,11 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from mixlab.engine.profiles import get_genre
-from mixlab.engine.targets import get_platform
 from mixlab.service import views
 from mixlab.service.deps import ServicesDep, SessionDep, UserDep, WorkingSessionDep
-from mixlab.service.schemas import SessionCreate, SessionPatch
+from mixlab.service.schemas import SessionCreate, SessionPatch, genre_name, target_names
 from mixlab.service.guard import DELETE_WAIT_S
 from mixlab.service.jsonbody import StrictJSONRoute
 
@@ -42,9 +40,9 @@ def patch_session(body: SessionPatch, session: WorkingSessionDep, user: UserDep,
     if "name" in fields and body.name is not None:
         values["name"] = body.name.strip() or session["name"]
     if "genre" in fields:
-        values["genre"] = get_genre(body.genre).name if body.genre else None
+        values["genre"] = genre_name(body.genre) if body.genre else None
     if "targets" in fields and body.targets is not None:
-        values["targets"] = [get_platform(t).name for t in dict.fromkeys(body.targets)]
+        values["targets"] = target_names(body.targets)
     services.store.update("sessions", session["id"], values, owner=user)
     return services.session_document(user, session["id"])
 
