@@ -104,10 +104,16 @@ def refuse_reserved(*names: str) -> None:
     "Skiessi-Onion.mmpz", "demos/skiessi_onion" and "Fugue 1.mscz" are all refused.
 
     >>> refuse_reserved("mma-rock128-0")
-    >>> refuse_reserved("/usr/share/lmms/projects/demos/Skiessi-Onion.mmpz")
-    Traceback (most recent call last):
-    ...
-    build_corpus.ReservedSongError: reserved for evaluation, never used for training: ...
+    >>> for name in ("/usr/share/lmms/projects/demos/Skiessi-Onion.mmpz", "shorties/DirtyLove.mmpz",
+    ...              "Brassed_Up.mscz", "unclaimed-gift"):
+    ...     try:
+    ...         refuse_reserved(name)
+    ...     except ReservedSongError:
+    ...         print("refused", name)
+    refused /usr/share/lmms/projects/demos/Skiessi-Onion.mmpz
+    refused shorties/DirtyLove.mmpz
+    refused Brassed_Up.mscz
+    refused unclaimed-gift
     """
     for name in names:
         key = _norm(str(name))
@@ -364,6 +370,9 @@ def split_midi(mid: mido.MidiFile, melodic_font: str, drum_font: str) -> tuple[l
                     stems[skey].events.append((tick, order_, msg))
                 continue
             shared.append((tick, order_, msg))
+        for note, skey in sounding.items():  # a note never released (e.g. a tie cut by an excerpt)
+            order += 1
+            stems[skey].events.append((last_tick, order, mido.Message("note_off", channel=ch, note=note)))
         for skey in chan_keys:
             stems[skey].events.extend(shared)
             stems[skey].events.sort(key=lambda e: (e[0], e[1]))
@@ -440,7 +449,7 @@ def fluid_render(sf2: Path, mid_path: Path, wav_path: Path) -> None:
         "-o", "synth.dynamic-sample-loading=1",  # loads only the samples played: 3x faster, same output
         "-F", str(wav_path), str(sf2), str(mid_path),
     ]
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if res.returncode != 0 or not wav_path.exists():
         raise RuntimeError(f"fluidsynth failed on {mid_path.name}: {res.stderr[-500:]}")
 
@@ -695,7 +704,8 @@ def build_mma_song(task: dict, out: Path) -> dict:
     src = tmp_dir / "song.mma"
     src.write_text(mma_song_text(plan))
     midi_path = tmp_dir / "song.mid"
-    res = subprocess.run(["mma", "-f", midi_path.name, src.name],  # relative: the MIDI names them capture_output=True, text=True,
+    # relative paths: the MIDI file names them, and a rebuild elsewhere must be identical
+    res = subprocess.run(["mma", "-f", midi_path.name, src.name], capture_output=True, text=True,
                          cwd=tmp_dir, env={**os.environ, "PYTHONHASHSEED": "0"})
     if res.returncode != 0 or not midi_path.exists():
         shutil.rmtree(tmp_dir, ignore_errors=True)
@@ -767,9 +777,171 @@ def mma_tasks(args) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------------
+# source (b): music21 corpus pieces (PyPI music21), one stem per part
+
+M21_LICENCE = ("music21 corpus (PyPI music21, BSD-3-Clause software; the encodings are distributed with "
+               "the encoders' permission, some not for commercial use: music21/corpus/license.txt); "
+               "the compositions are public domain")
+# collection -> (composer folders in the corpus, file name pattern, tempo range if unmarked)
+M21_COLLECTIONS: dict[str, tuple[tuple[str, ...], str, tuple[int, int]]] = {
+    "chorale": (("bach",), r"^bwv[\d.]+\.mxl$", (60, 92)),
+    "madrigal": (("monteverdi",), r"^madrigal\.[\d.]+\.mxl$", (60, 96)),
+    "quartet": (("haydn", "mozart", "beethoven"), r"\.(mxl|krn)$", (72, 132)),
+}
+# instrumentations, parts top to bottom; the last entry of a list plays the lowest part, the
+# ones before it are cycled over the upper parts
+M21_ENSEMBLES: dict[str, tuple[int, ...]] = {
+    "choir": (52, 52),
+    "strings": (40, 40, 41, 42),
+    "brass": (56, 56, 60, 57, 58),
+    "woodwinds": (73, 68, 71, 70),
+    "organ": (19, 19),
+    "band": (),  # drawn per part below
+}
+M21_BAND = ((73, 40, 56, 80, 65, 11), (71, 41, 4, 0, 61, 26), (24, 25, 60, 89, 48, 16), (32, 33, 38, 34))
+
+
+def m21_tasks(args) -> list[dict]:
+    from music21 import corpus
+
+    per: dict[str, list[str]] = {}
+    for coll, (composers, pattern, _) in M21_COLLECTIONS.items():
+        paths = []
+        for comp in composers:
+            for pth in corpus.getComposer(comp):
+                pth = Path(str(pth))
+                if re.search(pattern, pth.name):
+                    paths.append(pth)
+        # .krn and .mxl of one movement: keep the .mxl
+        seen = {}
+        for pth in sorted(paths):
+            seen.setdefault(str(pth.with_suffix("")), pth)
+        per[coll] = [str(p) for p in sorted(seen.values())]
+    tasks = []
+    # interleave the collections so --limit gives some of each
+    for i in range(max(len(v) for v in per.values())):
+        for coll, paths in per.items():
+            if i < len(paths):
+                pth = Path(paths[i])
+                rel = "-".join(pth.parts[pth.parts.index("corpus") + 1:])
+                song_id = "m21-" + _slug(rel.rsplit(".", 1)[0])
+                tasks.append({"source": "music21", "song_id": song_id, "collection": coll, "path": str(pth),
+                              "seed": args.seed, "seconds": args.seconds})
+    return tasks
+
+
+def build_m21_song(task: dict, out: Path) -> dict:
+    from music21 import corpus, midi as m21midi, tempo as m21tempo
+
+    song_id = task["song_id"]
+    refuse_reserved(song_id, task["path"])
+    rng = song_rng(task["seed"], song_id)
+    song_dir = out / "music21" / song_id
+    tmp_dir = out / "music21" / f".tmp-{song_id}"
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    tmp_dir.mkdir(parents=True)
+    t0 = time.time()
+    score = corpus.parse(task["path"])
+    parts = list(score.parts)
+    if not parts:
+        raise RuntimeError(f"{song_id}: no parts")
+    marks = [m for _, _, m in score.metronomeMarkBoundaries() if m.number]
+    lo, hi = M21_COLLECTIONS[task["collection"]][2]
+    marked = bool(marks) and not str(marks[0]).endswith("(playback only)>")
+    bpm = float(marks[0].getQuarterBPM()) if marked else float(rng.randint(lo, hi))
+    bar_ql = float(parts[0].getElementsByClass("Measure")[0].barDuration.quarterLength or 4.0)
+    n_bars = max(2, math.ceil(task["seconds"] / (bar_ql * 60.0 / bpm)))
+    first = parts[0].getElementsByClass("Measure")[0].number
+    excerpt = score.measures(first, first + n_bars - 1)
+    # instrumentation
+    if task["collection"] == "quartet":
+        ensemble = "strings"
+    else:
+        ensemble = rng.choice(sorted(M21_ENSEMBLES))
+    n = len(parts)
+    if ensemble == "band":
+        programs = [rng.choice(M21_BAND[min(i, 2)]) for i in range(n - 1)] + [rng.choice(M21_BAND[3])]
+    else:
+        ens = M21_ENSEMBLES[ensemble]
+        upper, lowest = ens[:-1], ens[-1]
+        programs = [upper[i % len(upper)] for i in range(n - 1)] + [lowest]
+    raw = tmp_dir / "score.mid"
+    mf = m21midi.translate.streamToMidiFile(excerpt)
+    mf.open(str(raw), "wb")
+    mf.write()
+    mf.close()
+    # one channel and the chosen program per part; one tempo
+    src = mido.MidiFile(raw)
+    fixed = mido.MidiFile(type=1, ticks_per_beat=src.ticks_per_beat)
+    cond = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0)])
+    fixed.tracks.append(cond)
+    part_tracks = [t for t in src.tracks if any(m.type == "note_on" for m in t)]
+    channels = [c for c in range(16) if c != 9]
+    instrumentation = []
+    for i, tr in enumerate(part_tracks[:15]):
+        ch = channels[i]
+        prog = programs[min(i, len(programs) - 1)] if i < n else programs[-1]
+        new = mido.MidiTrack()
+        new.append(mido.Message("program_change", channel=ch, program=prog, time=0))
+        carry = 0
+        for msg in tr:
+            if msg.type in ("set_tempo", "program_change") or (msg.is_meta and msg.type == "end_of_track"):
+                carry += msg.time
+                continue
+            m = msg.copy(time=msg.time + carry)
+            carry = 0
+            if hasattr(m, "channel"):
+                m = m.copy(channel=ch)
+            new.append(m)
+        fixed.tracks.append(new)
+        instrumentation.append({"part": tr.name, "gm_program": prog, "instrument": GM_PROGRAMS[prog]})
+    midi_path = tmp_dir / "song.mid"
+    fixed.save(midi_path)
+    raw.unlink()
+    font = rng.choice(sorted(MELODIC_FONTS))
+    tracks, seconds, song_gain_db = render_midi_song(midi_path, tmp_dir, font, font)
+    meta = score.metadata
+    title = (meta.title if meta and meta.title else Path(task["path"]).stem)
+    refuse_reserved(title)
+    manifest = {
+        "schema": "mixlab.training.song/1",
+        "song_id": song_id,
+        "source": "music21",
+        "source_detail": f"music21 corpus {task['collection']} {task['path'].split('corpus/', 1)[-1]}: "
+                         f"bars {first}..{first + n_bars - 1}, one part per stem, played by a seeded ensemble "
+                         f"({ensemble}), rendered with fluidsynth",
+        "title": title,
+        "composer": meta.composer if meta else None,
+        "licence": M21_LICENCE + f"; soundfont: {font} {MELODIC_FONTS[font][2]} (Debian {MELODIC_FONTS[font][1]})",
+        "genre": task["collection"],
+        "mixlab_genre": "classical",
+        "tempo_bpm": round(bpm, 3),
+        "tempo_from": "score" if marked else "seeded (the score has no tempo)",
+        "ensemble": ensemble,
+        "instrumentation": instrumentation,
+        "sample_rate": SR,
+        "seconds": round(seconds, 3),
+        "mix": "mix.wav",
+        "mix_is": "the plain sum of the stems (float32), as balanced by the score's dynamics (velocities); "
+                  "the whole song (stems and mix) scaled by render.song_gain_db so the mix peaks at -6 dBFS",
+        "source_files": {"midi": "song.mid"},
+        "mix_measured": measure(sf.read(tmp_dir / "mix.wav", dtype="float32", always_2d=True)[0]),
+        "render": {"synth": "fluidsynth", "gain": FLUID_GAIN, "song_gain_db": song_gain_db, "reverb": False,
+                   "chorus": False, "melodic_font": font, "drum_font": None},
+        "build": build_key(task),
+        "render_seconds": round(time.time() - t0, 2),
+        "tracks": tracks,
+    }
+    (tmp_dir / "song.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    shutil.rmtree(song_dir, ignore_errors=True)
+    tmp_dir.rename(song_dir)
+    return manifest
+
+
+# ---------------------------------------------------------------------------------------------
 # driver
 
-SOURCES = {"mma": (mma_tasks, build_mma_song)}
+SOURCES = {"mma": (mma_tasks, build_mma_song), "music21": (m21_tasks, build_m21_song)}
 
 
 def build_key(task: dict) -> dict:
@@ -793,7 +965,7 @@ def is_done(out: Path, task: dict) -> bool:
 def run_task(task: dict, out: str) -> tuple[str, float, str | None]:
     t0 = time.time()
     try:
-        refuse_reserved(task["song_id"], task.get("style_file", ""))
+        refuse_reserved(task["song_id"], task.get("style_file", ""), task.get("path", ""))
         SOURCES[task["source"]][1](task, Path(out))
         return task["song_id"], time.time() - t0, None
     except ReservedSongError:
@@ -868,7 +1040,7 @@ def main(argv: list[str] | None = None) -> int:
         t = SOURCES[s][0](args)
         tasks.extend(t[: args.limit] if args.limit is not None else t)
     for t in tasks:
-        refuse_reserved(t["song_id"], t.get("style_file", ""))
+        refuse_reserved(t["song_id"], t.get("style_file", ""), t.get("path", ""))
     if args.list:
         for t in tasks:
             print(t["song_id"], "(done)" if is_done(out, t) else "")
