@@ -23,6 +23,8 @@ from fastapi.testclient import TestClient
 from mixlab.analysis.loudness import LoudnessMeter
 from mixlab.analysis.truepeak import measure_true_peak
 from mixlab.audio.io import read_audio
+from mixlab.errors import ProcessingError
+from mixlab.service.jobs import tasks
 from tests.service.conftest import SAMPLE_RATE, make_client, new_session, upload, wait_job
 
 
@@ -219,14 +221,20 @@ def test_render_spotify_masters_hit_the_target(api: TestClient, mixed: dict[str,
     assert sorted(stems_zip.namelist()) == sorted(f"{t['name']}.wav" for t in mixed["session"]["tracks"])
 
 
-def test_failed_render_leaves_no_version(api: TestClient, mixed: dict[str, Any]) -> None:
+def test_failed_render_leaves_no_version(api: TestClient, mixed: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
     sid = mixed["sid"]
     count = len(api.get(f"/api/sessions/{sid}/versions").json()["versions"])
     plan = api.get(f"/api/sessions/{sid}/plan").json()
-    plan["sections"]["bus:reverb"]["rt60_s"]["value"] = 99.0  # out of range: the render refuses it
-    job = wait_job(api, api.post(f"/api/sessions/{sid}/render", json={"plan": plan}).json()["id"])
-    assert job["state"] == "failed" and job["error"]["code"] == "plan.bad_parameter"
-    assert "bus:reverb.rt60_s" in job["error"]["message"]
+    plan["sections"]["bus:reverb"]["rt60_s"]["value"] = 99.0  # out of range: refused before anything is queued
+    r = api.post(f"/api/sessions/{sid}/render", json={"plan": plan})
+    assert r.status_code == 400 and r.json()["error"]["details"]["parameter"] == "bus:reverb.rt60_s"
+
+    def broken_master(*args: Any, **kwargs: Any) -> None:  # fails after the mix was written
+        raise ProcessingError("the mastering failed", code="master.failed")
+
+    monkeypatch.setattr(tasks, "master", broken_master)
+    job = wait_job(api, api.post(f"/api/sessions/{sid}/render", json={}).json()["id"])
+    assert job["state"] == "failed" and job["error"]["code"] == "master.failed"
     assert len(api.get(f"/api/sessions/{sid}/versions").json()["versions"]) == count
     folder = api.app.state.services.storage.folder("local", sid, "versions")  # type: ignore[attr-defined]
     assert len(list(folder.iterdir())) == count  # no half-written folder

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +30,8 @@ from starlette.types import Receive, Scope, Send
 from mixlab.service import views
 from mixlab.service.db import Store
 from mixlab.service.errors import ApiError
+
+log = logging.getLogger(__name__)
 
 POLL_S = 0.1
 KEEPALIVE_S = 15.0
@@ -80,7 +83,12 @@ class JobWatch:
     async def _loop(self) -> None:
         try:
             while self._subs:
-                for row in await run_in_threadpool(self._changes):
+                try:
+                    rows = await run_in_threadpool(self._changes)
+                except Exception:  # the database busy or gone for a moment: the streams wait
+                    log.warning("reading the jobs for the event streams failed", exc_info=True)
+                    rows = []
+                for row in rows:
                     for sub in list(self._subs):
                         if sub.match(row):
                             sub.push(row)
