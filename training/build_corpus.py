@@ -259,6 +259,11 @@ def check_tools(sources: list[str]) -> None:
             missing.append(pkg)
     if missing:
         sys.exit("missing Debian packages: apt-get install " + " ".join(sorted(set(missing))))
+    if "music21" in sources:
+        try:
+            import music21  # noqa: F401
+        except ImportError:
+            sys.exit("the music21 source needs PyPI music21: pip install -e '.[train]' (or --only mma)")
 
 
 # ---------------------------------------------------------------------------------------------
