@@ -358,6 +358,50 @@ def test_a_kick_drum_repeated_every_beat_is_not_hum(beat_s):
     assert r.hum_ranges == []
 
 
+def snare_train(sample_rate: int, duration_s: float, *, period_s: float, rng: np.random.Generator) -> np.ndarray:
+    """A snare hit every ``period_s``: a noise burst (time constant 40 ms), a tuned body at 185 Hz
+    and its mode at 1.59 x (time constant 0.15 s), and a low partial exactly on 50 Hz that rings
+    down at 9 dB/s, 48 dB under the body (as the LMMS sample ``snare01`` does at 49.97 Hz)."""
+    n = int(round(duration_s * sample_rate))
+    t = np.arange(int(period_s * sample_rate)) / sample_rate
+    body = np.sin(2 * np.pi * 185.0 * t) + 0.5 * np.sin(2 * np.pi * 185.0 * 1.59 * t)
+    ring = 0.002 * np.sin(2 * np.pi * 50.0 * t) * 10 ** (-9.0 * t / 20.0)
+    x = np.zeros(n)
+    step = int(round(period_s * sample_rate))
+    for start in range(0, n - t.size, step):
+        burst = rng.standard_normal(t.size) * np.exp(-t / 0.04)
+        x[start : start + t.size] += 0.4 * burst + 0.5 * body * np.exp(-t / 0.15) + ring
+    return x
+
+
+@pytest.mark.parametrize("period_s", [0.6, 1.176])  # 100 BPM on every beat; every other beat at 102 BPM
+def test_a_snare_ringing_on_50_hz_is_not_hum(period_s):
+    """Regression (issue 13 item 9): "50 Hz hum on 02_snare" on a clean LMMS snare. Its sample
+    rings at 49.97 Hz, 30 dB under the body, and decays 9 dB/s: slowly enough to pass the
+    continuity test, but it jumps at every hit and rings down, which hum never does."""
+    sample_rate = 44100
+    rng = np.random.default_rng(21)
+    snare = snare_train(sample_rate, 30.0, period_s=period_s, rng=rng)
+    x = (0.5 * snare + white_noise(sample_rate, 30.0, rng=rng, level_db=-90.0)[0])[np.newaxis].astype(np.float32)
+    assert analyze(x, sample_rate).hum_hz is None
+    # real hum under the same snare is still hum
+    buzz = hum(sample_rate, x.shape[1], 50.0, rng, power=1e-4)  # -40 dBFS: plainly audible
+    r = analyze((x[0] + buzz)[np.newaxis].astype(np.float32), sample_rate)
+    assert r.hum_hz == 50.0 and total_s(r.hum_ranges) >= 20.0
+
+
+def test_harmonics_folded_by_the_decimation_are_not_hum():
+    """Regression (issue 13, found with item 1's dark voice): 220 Hz and its harmonics up to
+    2.9 kHz read as 50 Hz hum 35 dB under the voice: the hum analysis decimates by group means,
+    and at 44.1 kHz (30 samples a group) the 7th and 12th harmonics fold onto 150 and 300 Hz.
+    Folded components are now 60 dB down: far under any note."""
+    sample_rate = 44100
+    t = np.arange(10 * sample_rate) / sample_rate
+    voice = 0.05 * sum(np.sin(2 * np.pi * 220.0 * k * t) / k for k in range(1, 14))
+    r = analyze(voice[np.newaxis].astype(np.float32), sample_rate)
+    assert r.hum_hz is None or r.hum_level_db < -60.0
+
+
 def test_a_note_on_50_hz_that_stops_with_the_music_is_not_hum():
     # A buzzy 50 Hz note only while the chords play; in the quiet passages between (noise at
     # -70 dBFS) it is gone, which mains hum never is.

@@ -57,7 +57,14 @@ depend on how the stream is cut, to the bit.
     distance, within 10 dB): a sound repeated every beat has spectral lines 1/beat apart;
   - holds in every 0.2 s fifth of the segment at least a quarter (-6 dB) of its power: hum
     never stops, whereas a kick drum repeated every 0.5 s or 0.6 s, whose lines then fall
-    exactly on 50 Hz, dies away between hits.
+    exactly on 50 Hz, dies away between hits;
+  - (per track) does not follow the hits: a component *follows a hit* in a segment when it is
+    2 dB or more over its quietest 0.2 s fifth and either loudest in the fifth where the
+    decimated band is loudest, when that fifth is 10 dB over the band's quietest (a drum hit),
+    or falling from each fifth to the next (ringing down). When it follows the hits in at
+    least three quarters of the seconds it is seen, it is a drum's own partial on a mains frequency (a
+    snare sample ringing at 49.97 Hz jumps at every hit and rings down), not hum, which is
+    the same before and after a hit.
 
   A segment has hum when the fundamental or at least two harmonics stand out, or when at
   least four of the six pass every test by a smaller margin (8 dB, :data:`HUM_WEAK_PROMINENCE_DB`):
@@ -149,7 +156,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Version of the defect measures; written by ``to_dict`` and checked by ``from_dict``.
-DEFECTS_VERSION = 5
+DEFECTS_VERSION = 6
 #: Every level in dB is floored here, so results stay finite and JSON-serialisable.
 LEVEL_FLOOR_DB = -200.0
 
@@ -228,6 +235,10 @@ _HUM_SEARCH_HZ = 0.6
 _HUM_SEGMENTS_PER_CALL = 64
 _HUM_SUBFRAMES = 5
 _HUM_CONTINUITY = 0.25  # -6 dB: leaves room for beating with a note a few Hz away
+_HUM_STEADY = 10.0 ** (2.0 / 10.0)  # a component this much louder where the track is hit rises with it
+_HUM_SMOOTHING = 2  # moving averages over D samples before the group means (anti-alias)
+_HUM_FOLLOWS_FRACTION = 0.75  # ... in this share of the seconds it is seen: a drum's partial
+_HUM_HIT_RATIO = 10.0  # a 0.2 s sub-frame 10 dB over the segment's quietest holds a hit
 _HUM_FLOOR_HZ = (3.0, 12.0)
 _HUM_LOBE_HZ = 2.0
 _COMB_HZ = (1.2, 3.0)
@@ -559,9 +570,9 @@ class _HumPlan:
                 c = int(round(fk / df))
                 if c + offsets[-1] + 1 >= self.num_bins:
                     continue
-                # response of the group mean at fk (Dirichlet kernel)
+                # response of the moving averages and the group mean at fk (Dirichlet kernels)
                 x = math.pi * fk / sample_rate
-                gain = math.sin(decimation * x) / (decimation * math.sin(x))
+                gain = (math.sin(decimation * x) / (decimation * math.sin(x))) ** (_HUM_SMOOTHING + 1)
                 mains.append(i)
                 harmonic.append(k)
                 hz.append(fk)
@@ -582,7 +593,7 @@ class _HumPlan:
         self.sub_kernel = (w_sub[:, np.newaxis] * np.exp(-1j * phase) / decimation).astype(np.complex64)
         self.sub_scale = 2.0 / float(np.sum(w_sub)) ** 2
 
-    def analyse(self, power: np.ndarray, sub_min: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def analyse(self, power: np.ndarray, sub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per segment and mains frequency: hum present, and the power of each harmonic.
 
         Parameters
@@ -590,23 +601,23 @@ class _HumPlan:
         power : np.ndarray
             Calibrated power spectra ``(S, num_bins)`` (mean square per bin, summed over the
             channels).
-        sub_min : np.ndarray
-            ``(S, C)``: per component, the least mean square found at its frequency in the
-            segment's 0.2 s sub-frames (:meth:`sub_frame_minimum`).
+        sub : np.ndarray
+            ``(S, C, 2)``: per component, the least and the greatest mean square found at its
+            frequency in the segment's 0.2 s sub-frames (:meth:`sub_frame_range`).
 
         Returns
         -------
         flags : np.ndarray
             ``bool`` ``(len(MAINS_HZ), S)``.
         measures : np.ndarray
-            ``(len(MAINS_HZ), HUM_HARMONICS, 3, S)``: ``[..., 0, :]`` the mean square of
+            ``(len(MAINS_HZ), HUM_HARMONICS, 4, S)``: ``[..., 0, :]`` the mean square of
             harmonic ``k`` (summed over the channels) where it stands out by at least 10 dB
             and rules its main lobe, NaN elsewhere; ``[..., 1, :]`` the median of the
             neighbouring bins (the floor it must stand out from), NaN where not measured.
         """
         num = power.shape[0]
         flags = np.zeros((len(MAINS_HZ), num), dtype=bool)
-        measures = np.full((len(MAINS_HZ), HUM_HARMONICS, 3, num), np.nan)
+        measures = np.full((len(MAINS_HZ), HUM_HARMONICS, 4, num), np.nan)
         if num == 0 or self.centre.size == 0:
             return flags, measures
         centre = self.centre[:, np.newaxis]
@@ -635,8 +646,12 @@ class _HumPlan:
         # Hum is there all the time: no 0.2 s of the segment may hold less than a quarter of it
         # at its frequency. A kick drum repeated every beat also puts a steady line on 50 Hz
         # when the beat divides a second (0.5 s, 0.6 s, ...), but dies away between hits.
-        continuous = sub_min / self.gain2 >= _HUM_CONTINUITY * level
+        continuous = sub[..., 0] / self.gain2 >= _HUM_CONTINUITY * level
         found = is_max & near & rules & continuous & ~self._comb(power, j, peak)
+        # A drum's own partial on a mains frequency (a snare sample ringing at 49.97 Hz) is
+        # loudest where the drum is hit and rings down after it (2 dB or more in the segment);
+        # hum is the same either side.
+        rises = found & (sub[..., 2] > 0.0) & (sub[..., 1] > _HUM_STEADY * sub[..., 0])
         stands_out = found & (peak >= 10.0 ** (HUM_PROMINENCE_DB / 10.0) * floor)
         countable = found & (peak >= 10.0 ** (HUM_LEVEL_PROMINENCE_DB / 10.0) * floor)
         weak = found & (peak >= 10.0 ** (HUM_WEAK_PROMINENCE_DB / 10.0) * floor)
@@ -654,11 +669,34 @@ class _HumPlan:
                 measures[i, k - 1, 0] = np.where(countable[:, col], level[:, col], np.nan)
                 measures[i, k - 1, 1] = floor[:, col]
                 measures[i, k - 1, 2] = weak[:, col]
+                measures[i, k - 1, 3] = rises[:, col] & weak[:, col]
         return flags, measures
 
-    def sub_frame_minimum(self, segments: np.ndarray) -> np.ndarray:
-        """Per segment and component, the least mean square (summed over the channels) at the
-        component's frequency among the segment's 0.2 s sub-frames.
+    def anti_alias(self, x: np.ndarray, num_groups: int) -> np.ndarray:
+        """The first ``num_groups`` group sums of ``x`` (``(channels, n)``) after a moving average
+        over ``D`` samples, twice (zero before the batch), ``float32`` ``(channels, num_groups)``.
+
+        A group mean alone is a poor anti-alias filter: its response at ``k fs / D +- f`` is only
+        ``f D / (k fs)``, so the 7th and 12th harmonics of a 220 Hz voice folded onto 150 and
+        300 Hz at 44.1 kHz (``D = 30``) and read as 50 Hz hum. Two moving averages cube that
+        (-60 dB there instead of -20) and still follow a stream cut anywhere, batches being
+        fixed: only the first ``2 D`` samples of a batch, under the window's edge, lack their past.
+        """
+        d = self.decimation
+        ch = x.shape[0]
+        y = x[:, : num_groups * d].astype(np.float64)
+        for _ in range(_HUM_SMOOTHING):
+            c = np.cumsum(y, axis=1)
+            c[:, d:] -= c[:, :-d].copy()
+            y = c / d
+        return y.reshape(ch, num_groups, d).sum(axis=2).astype(np.float32)
+
+    def sub_frame_range(self, segments: np.ndarray) -> np.ndarray:
+        """Per segment and component, the least and the greatest mean square (summed over the
+        channels) at the component's frequency among the segment's 0.2 s sub-frames, and
+        whether it follows a hit: its greatest is in the sub-frame where the whole decimated
+        band is loudest, when that is a hit (at least 10 dB over the band's quietest sub-frame),
+        or it falls from each sub-frame to the next (it rings down).
 
         Parameters
         ----------
@@ -668,16 +706,23 @@ class _HumPlan:
         Returns
         -------
         np.ndarray
-            ``(S, C)`` ``float64``.
+            ``(S, C, 3)`` ``float64``: ``[..., 0]`` the least, ``[..., 1]`` the greatest,
+            ``[..., 2]`` 1.0 where it follows a hit, else 0.0.
         """
         ch, num, _ = segments.shape
         if num == 0 or self.centre.size == 0:
-            return np.zeros((num, self.centre.size))
+            return np.zeros((num, self.centre.size, 3))
         q = self.sub_len
         subs = segments[:, :, : _HUM_SUBFRAMES * q].reshape(ch, num, _HUM_SUBFRAMES, q)
         values = subs @ self.sub_kernel  # (ch, S, 5, C)
         power = (values.real.astype(np.float64) ** 2 + values.imag.astype(np.float64) ** 2).sum(axis=0)
-        return power.min(axis=1) * self.sub_scale
+        band = np.square(subs, dtype=np.float64).sum(axis=(0, 3))  # (S, 5)
+        hit = band.max(axis=1) >= _HUM_HIT_RATIO * band.min(axis=1)
+        with_hit = (np.argmax(power, axis=1) == np.argmax(band, axis=1)[:, np.newaxis]) & hit[:, np.newaxis]
+        # rings down: loudest in the first fifth, quietest in the last, falling all the way
+        falling = np.all(np.diff(power, axis=1) < 0.0, axis=1)
+        return np.stack([power.min(axis=1) * self.sub_scale, power.max(axis=1) * self.sub_scale,
+                         (with_hit | falling).astype(np.float64)], axis=-1)
 
     def _comb(self, power: np.ndarray, j: np.ndarray, peak: np.ndarray) -> np.ndarray:
         """Whether the peaks at bins ``j`` (``(S, C)``) are teeth of a comb: a sound repeated
@@ -738,7 +783,7 @@ class _Chunk:
     dc_sum: np.ndarray
     frame_power: np.ndarray
     hum_spectra: np.ndarray  # (S, num_bins) calibrated power spectra of the whole segments
-    hum_sub_min: np.ndarray  # (S, C) from _HumPlan.sub_frame_minimum
+    hum_sub_min: np.ndarray  # (S, C, 2) from _HumPlan.sub_frame_range
     frame_flatness: np.ndarray  # NaN for the frames without a spectrum
     spectrum_class: np.ndarray
     spectra: np.ndarray
@@ -936,14 +981,14 @@ class DefectAnalyzer(BlockMeter):
         seg_len = self._segment_len // d
         num_segments = num_groups // seg_len
         if num_segments:
-            segs = groups[:, : num_segments * seg_len].reshape(ch, num_segments, seg_len)
+            segs = self._hum.anti_alias(x, num_segments * seg_len).reshape(ch, num_segments, seg_len)
             spec = scipy.fft.rfft(segs * self._hum.window, n=self._hum.fft_size, axis=-1)[..., : self._hum.num_bins]
             hum_spectra = (spec.real.astype(np.float64) ** 2 + spec.imag.astype(np.float64) ** 2).sum(axis=0)
             hum_spectra *= self._hum.scale
-            hum_sub_min = self._hum.sub_frame_minimum(segs)
+            hum_sub_min = self._hum.sub_frame_range(segs)
         else:
             hum_spectra = np.zeros((0, self._hum.num_bins))
-            hum_sub_min = np.zeros((0, self._hum.centre.size))
+            hum_sub_min = np.zeros((0, self._hum.centre.size, 3))
 
         # spectra of every other frame, pooled by level class
         first_frame = start // L
@@ -1142,7 +1187,7 @@ class DefectAnalyzer(BlockMeter):
             flags.append(more_flags)
             powers.append(more_power)
         hum_flags = np.concatenate(flags, axis=1) if flags else np.zeros((len(MAINS_HZ), 0), dtype=bool)
-        hum_measures = np.concatenate(powers, axis=3) if powers else np.zeros((len(MAINS_HZ), HUM_HARMONICS, 3, 0))
+        hum_measures = np.concatenate(powers, axis=3) if powers else np.zeros((len(MAINS_HZ), HUM_HARMONICS, 4, 0))
         spectrum_sum = self._spectrum_sum
         if partial is not None and partial.spectra.shape[0]:
             spectrum_sum = spectrum_sum.copy()
@@ -1284,6 +1329,9 @@ class DefectAnalyzer(BlockMeter):
             telling = (quiet & ~hidden)[span]
             if telling.sum() >= 2 and present[span][telling].mean() < 0.5:
                 continue  # only where the music plays: a note, not the mains
+            rising = (measures[i, :, 3] > 0.5).any(axis=0)[span]
+            if rising.sum() >= 2 and rising.sum() >= _HUM_FOLLOWS_FRACTION * present[span].sum():
+                continue  # it follows the hits in most seconds it is seen: the drum's own partial
             mask = np.zeros(num, dtype=bool)
             for a, b in zip(s, e, strict=True):
                 mask[a:b] = True
