@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+
+from mixlab.service import events as events_module
 
 from tests.service.conftest import new_session, upload, wait_job
 
@@ -47,3 +52,32 @@ def test_failed_job_ends_the_stream_with_its_error(client: TestClient) -> None:
 def test_unknown_job_is_404(client: TestClient) -> None:
     r = client.get("/api/jobs/j_nothing/events")
     assert r.status_code == 404 and r.json()["error"]["code"] == "http.not_found"
+
+
+def test_session_stream_follows_its_jobs_and_ends_when_the_session_is_deleted(
+        client: TestClient, stems: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events_module, "KEEPALIVE_S", 0.2)
+    sid = new_session(client)
+    upload(client, sid, stems["Kick"])
+    job = wait_job(client, client.get(f"/api/sessions/{sid}").json()["job"]["id"])
+    seen: list[dict] = []
+
+    later: list[str] = []
+
+    def delete_soon() -> None:
+        time.sleep(0.3)
+        upload(client, sid, stems["Bass"])  # a new job while the stream is open
+        later.append(wait_job(client, client.get(f"/api/sessions/{sid}").json()["job"]["id"])["id"])
+        time.sleep(0.3)
+        assert client.delete(f"/api/sessions/{sid}").status_code == 204
+
+    deleter = threading.Thread(target=delete_soon)
+    deleter.start()
+    with client.stream("GET", f"/api/sessions/{sid}/events") as r:  # ends once the session is gone
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                seen.append(json.loads(line[len("data: "):]))
+    deleter.join(timeout=10)
+    assert (seen[0]["id"], seen[0]["state"]) == (job["id"], "done")  # the latest job first, once
+    assert all(e["id"] == later[0] for e in seen[1:]) and seen[-1]["state"] == "done"
+    assert [e["fraction"] for e in seen[1:]] == sorted(e["fraction"] for e in seen[1:])

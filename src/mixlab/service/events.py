@@ -158,11 +158,12 @@ def event(job: dict[str, Any]) -> str:
 
 
 def job_stream(watch: JobWatch, first: Callable[[], list[dict[str, Any]]], match: Callable[[dict[str, Any]], bool],
-               *, until_final: str | None = None) -> AsyncIterator[str]:
+               *, until_final: str | None = None, alive: Callable[[], bool] | None = None) -> AsyncIterator[str]:
     """The events of the rows ``match`` accepts: first the rows ``first()`` gives (read in a
     worker thread after subscribing, so no change is missed), then each new revision, with a
     keep-alive comment when quiet. With ``until_final`` (a job id) it ends after that job's
-    final state."""
+    final state. ``alive()`` (in a worker thread, when quiet) false ends it: what it follows
+    was deleted."""
 
     async def stream() -> AsyncIterator[str]:
         sub = watch.subscribe(match)
@@ -183,6 +184,8 @@ def job_stream(watch: JobWatch, first: Callable[[], list[dict[str, Any]]], match
                         await asyncio.wait_for(sub.ready.wait(), timeout=max(0.0, deadline - time.monotonic()))
                         break
                     except TimeoutError:
+                        if alive is not None and not await run_in_threadpool(alive):
+                            return
                         yield ": keep-alive\n\n"
                         deadline = time.monotonic() + KEEPALIVE_S
                 rows = sub.take()

@@ -67,7 +67,8 @@ async def job_events(jid: str, user: UserDep, services: ServicesDep) -> Streamin
         job = services.store.one("SELECT rowid AS _rowid, * FROM jobs WHERE id = ? AND owner = ?", (jid, user))
         return [job] if job else []
 
-    body = job_stream(services.events, first, lambda row: row["id"] == jid and row["owner"] == user, until_final=jid)
+    body = job_stream(services.events, first, lambda row: row["id"] == jid and row["owner"] == user, until_final=jid,
+                      alive=lambda: services.store.job(user, jid) is not None)
     return EventStream(body, services.streams, user)
 
 
@@ -82,5 +83,6 @@ async def session_events(session: SessionDep, user: UserDep, services: ServicesD
                                     "ORDER BY created_at DESC, rowid DESC LIMIT 1", (sid, user))
         return [latest] if latest else []
 
-    body = job_stream(services.events, first, lambda row: row["session_id"] == sid and row["owner"] == user)
+    body = job_stream(services.events, first, lambda row: row["session_id"] == sid and row["owner"] == user,
+                      alive=lambda: services.store.session(user, sid) is not None)
     return EventStream(body, services.streams, user)
