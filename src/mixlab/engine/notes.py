@@ -931,11 +931,13 @@ class NotesSession:
     def _masking_fix(self, st: _PlanState, i: int, j: int, sev: str) -> dict[str, Any]:
         """What uncovers track ``i`` from the masker ``j`` (the note drops under ``sev``): bell
         cuts on ``j`` at the essential band of ``i`` it covers most, the median excess + 3 dB
-        (2..9), again at the band that then covers it most (a masker often covers several), at
-        most three cuts and 12 dB in one band. A masker that covers ``i`` whatever the cuts is
-        too loud for it across the range: its fader comes down instead, by the least that does it
-        (+0.5 dB), up to 9 dB. Past that, or when the masker is a lead (down, it would be
-        buried), no fader move is right: advice."""
+        (2..6), again at the band that then covers it most (a masker often covers several), at
+        most three cuts and 6 dB in one band (``_MASKING_MAX_CUT_DB``: a deeper cut guts the
+        masker). A masker that covers ``i`` whatever the cuts is too loud for it across the range:
+        its fader comes down instead, by the least that does it (+0.5 dB), up to 6 dB. Past that,
+        or when the masker is a lead (down, it would be buried), no fader move is right: advice.
+        (The mixer's own masking cuts go to 4.5 dB: on a fresh AI mix a masking note asks for
+        at most a few dB more, or says why EQ and faders cannot clear it.)"""
         rule = self.rules["masking"]
         level, active = st.coarse_bands, st.coarse_active
         centres = self.arrays.centres
@@ -964,10 +966,11 @@ class NotesSession:
             if _RANK.get(_grade(float(fraction[k]), rule, "fraction") or "", -1) < _RANK[sev]:
                 cleared = True
                 break
-            if cuts.get(k, 0.0) >= 12.0 or (k not in cuts and len(cuts) >= 3):
+            if cuts.get(k, 0.0) >= _MASKING_MAX_CUT_DB or (k not in cuts and len(cuts) >= 3):
                 break
             excess = _db(theirs[covered[:, k], k] * gain[k]) - _db(mine[covered[:, k], k])
-            cuts[k] = min(cuts.get(k, 0.0) + float(np.clip(np.median(excess) + 3.0, 2.0, 9.0)), 12.0)
+            cuts[k] = min(cuts.get(k, 0.0) + float(np.clip(np.median(excess) + 3.0, 2.0, _MASKING_MAX_CUT_DB)),
+                          _MASKING_MAX_CUT_DB)
         is_lead = j in st.leads
         if cleared and is_lead:
             # a lead's cuts must not bury it: its loudness change, K-weighted over its bands
@@ -1382,7 +1385,8 @@ def _known_roles() -> frozenset[str]:
 
 #: A rendered sample at or over this (dBFS) is cut flat at full scale in a fixed-point file.
 _FULL_SCALE_DBFS = -0.01
-_MASKING_MAX_FADER_DB = 9.0  # a masking fix moves a fader at most this far; past it, advice
+_MASKING_MAX_FADER_DB = 6.0  # a masking fix moves a fader at most this far; past it, advice
+_MASKING_MAX_CUT_DB = 6.0  # ... and cuts at most this deep in one band
 _DEESS_RATIO = DeEsserSettings.ratio  # the mix's de-esser (engine.mix_render) at its defaults
 _DEESS_MAX_DB = DeEsserSettings.max_reduction_db
 _MELODIC_ROLES = ("guitar", "keys", "brass", "pads", "backing_vocals")
