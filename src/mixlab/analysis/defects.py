@@ -59,10 +59,10 @@ depend on how the stream is cut, to the bit.
     never stops, whereas a kick drum repeated every 0.5 s or 0.6 s, whose lines then fall
     exactly on 50 Hz, dies away between hits;
   - (per track) does not follow the hits: a component *follows a hit* in a segment when it is
-    2 dB or more over its quietest 0.2 s fifth and either loudest in the fifth where the
+    4 dB or more over its quietest 0.2 s fifth and either loudest in the fifth where the
     decimated band is loudest, when that fifth is 10 dB over the band's quietest (a drum hit),
-    or falling from each fifth to the next (ringing down). When it follows the hits in at
-    least three quarters of the seconds it is seen, it is a drum's own partial on a mains frequency (a
+    or loudest in the first fifth and quietest in the last (ringing down). When it follows the hits in at
+    least two thirds of the seconds it is seen, it is a drum's own partial on a mains frequency (a
     snare sample ringing at 49.97 Hz jumps at every hit and rings down), not hum, which is
     the same before and after a hit.
 
@@ -235,9 +235,9 @@ _HUM_SEARCH_HZ = 0.6
 _HUM_SEGMENTS_PER_CALL = 64
 _HUM_SUBFRAMES = 5
 _HUM_CONTINUITY = 0.25  # -6 dB: leaves room for beating with a note a few Hz away
-_HUM_STEADY = 10.0 ** (2.0 / 10.0)  # a component this much louder where the track is hit rises with it
+_HUM_STEADY = 10.0 ** (4.0 / 10.0)  # a component this much louder where the track is hit rises with it
 _HUM_SMOOTHING = 2  # moving averages over D samples before the group means (anti-alias)
-_HUM_FOLLOWS_FRACTION = 0.75  # ... in this share of the seconds it is seen: a drum's partial
+_HUM_FOLLOWS_FRACTION = 2.0 / 3.0  # ... in this share of the seconds it is seen: a drum's partial
 _HUM_HIT_RATIO = 10.0  # a 0.2 s sub-frame 10 dB over the segment's quietest holds a hit
 _HUM_FLOOR_HZ = (3.0, 12.0)
 _HUM_LOBE_HZ = 2.0
@@ -649,7 +649,7 @@ class _HumPlan:
         continuous = sub[..., 0] / self.gain2 >= _HUM_CONTINUITY * level
         found = is_max & near & rules & continuous & ~self._comb(power, j, peak)
         # A drum's own partial on a mains frequency (a snare sample ringing at 49.97 Hz) is
-        # loudest where the drum is hit and rings down after it (2 dB or more in the segment);
+        # loudest where the drum is hit and rings down after it (4 dB or more in the segment);
         # hum is the same either side.
         rises = found & (sub[..., 2] > 0.0) & (sub[..., 1] > _HUM_STEADY * sub[..., 0])
         stands_out = found & (peak >= 10.0 ** (HUM_PROMINENCE_DB / 10.0) * floor)
@@ -696,7 +696,7 @@ class _HumPlan:
         channels) at the component's frequency among the segment's 0.2 s sub-frames, and
         whether it follows a hit: its greatest is in the sub-frame where the whole decimated
         band is loudest, when that is a hit (at least 10 dB over the band's quietest sub-frame),
-        or it falls from each sub-frame to the next (it rings down).
+        or it is loudest in the first sub-frame and quietest in the last (it rings down).
 
         Parameters
         ----------
@@ -719,8 +719,8 @@ class _HumPlan:
         band = np.square(subs, dtype=np.float64).sum(axis=(0, 3))  # (S, 5)
         hit = band.max(axis=1) >= _HUM_HIT_RATIO * band.min(axis=1)
         with_hit = (np.argmax(power, axis=1) == np.argmax(band, axis=1)[:, np.newaxis]) & hit[:, np.newaxis]
-        # rings down: loudest in the first fifth, quietest in the last, falling all the way
-        falling = np.all(np.diff(power, axis=1) < 0.0, axis=1)
+        # rings down: loudest in the first fifth, quietest in the last
+        falling = (np.argmax(power, axis=1) == 0) & (np.argmin(power, axis=1) == _HUM_SUBFRAMES - 1)
         return np.stack([power.min(axis=1) * self.sub_scale, power.max(axis=1) * self.sub_scale,
                          (with_hit | falling).astype(np.float64)], axis=-1)
 
