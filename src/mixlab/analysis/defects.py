@@ -83,7 +83,9 @@ depend on how the stream is cut, to the bit.
   stand out from the floor there, since loud music around the harmonics hides it. When the
   span from the first to the last run holds quiet segments (at least 20 dB below the 90th
   percentile of the segment levels, not digital silence) where the hum would show, it must
-  be found in at least half of them: mains hum does not stop when the music does. Spectra are
+  be found in at least half of them: mains hum does not stop when the music does. Hum whose
+  harmonics add up to less than -85 dBFS (:data:`HUM_MIN_DBFS`) lies under a 16-bit file's own
+  noise and is not reported. Spectra are
   only taken on whole segments, so hum needs at least 3 s of audio, and a harmonic is only
   seen when it stands 15 dB above the music and noise within 1.5 Hz of it.
 * ``noise_floor_dbfs``: the power mean of the quietest 10 % of the complete frames that are not
@@ -204,6 +206,9 @@ HUM_TOLERANCE_HZ = 0.5
 HUM_MIN_RUN_S = 3
 HUM_MAX_GAP_S = 2
 HUM_QUIET_DB = 20.0
+#: Hum whose harmonics add up to less than this (mean square per channel) is not reported: it
+#: lies under a 16-bit file's dither (about -96 dBFS over the band) and under any listening room.
+HUM_MIN_DBFS = -85.0
 #: A gap in the hum is bridged when hum would not stand out in this fraction of it.
 HUM_HIDDEN_FRACTION = 0.75
 
@@ -1343,6 +1348,8 @@ class DefectAnalyzer(BlockMeter):
         i, _, mask, levels = best
         # hum power is summed over the channels, segment power averaged over them
         hum = float(np.nansum(levels))
+        if _power_to_db(hum / self.num_channels) < HUM_MIN_DBFS:
+            return None, LEVEL_FLOOR_DB, []  # under a 16-bit file's own noise: nobody hears it
         total = self.num_channels * float(np.mean(seg_power[mask]))
         level_db = _power_to_db(hum / max(total, _TINY))
         seg_s = self._segment_len / self.sample_rate
