@@ -272,7 +272,7 @@ def check_tools(sources: list[str]) -> None:
 
 @dataclass
 class Stem:
-    key: str  # file stem, e.g. "03-bass-fretless-bass"
+    key: str  # file name part, e.g. "kick" or "fretless-bass"
     role: str
     label_from: str  # "gm_program" | "gm_drum_note"
     label_detail: str
@@ -281,7 +281,7 @@ class Stem:
     program: int | None
     source_track: str
     font: str
-    events: list = field(default_factory=list)  # (abs_tick, mido.Message)
+    events: list = field(default_factory=list)  # (abs_tick, order, mido.Message)
     notes: list = field(default_factory=list)  # (velocity, cc7, cc11) at each note on
     drum_notes: Counter = field(default_factory=Counter)
 
