@@ -1003,7 +1003,9 @@ def check_corpus(out: Path) -> int:
 
     Per song: no reserved song; every stem of the mix's length and rate, not silent (peak over
     -80 dBFS), labelled with a mixlab role and its derivation and authored level; the stems sum
-    to the mix (to 1e-5). Then role counts per source, genre counts and render times.
+    to the mix (to 1e-5). Then role counts per source, genre counts and render times. Writes
+    ``<out>/stems.csv``: one row per stem (song, source, group, genre, path, role, derivation,
+    instrument, soundfont, authored and measured levels) for the trainers.
     """
     roles: dict[str, Counter] = defaultdict(Counter)
     genres = Counter()
@@ -1011,6 +1013,7 @@ def check_corpus(out: Path) -> int:
     bad = 0
     songs = sorted(out.glob("*/*/song.json"))
     times: dict[str, list] = defaultdict(list)
+    rows = []
     for p in songs:
         man = json.loads(p.read_text())
         refuse_reserved(man["song_id"], man.get("title") or "", man.get("source_detail", ""))
@@ -1031,6 +1034,16 @@ def check_corpus(out: Path) -> int:
                 problems.append(f"{tr['file']}: no label derivation or authored level")
             acc += x
             roles[man["source"]][tr["role"]] += 1
+            rows.append({
+                "song_id": man["song_id"], "source": man["source"], "group": man.get("style") or man["song_id"],
+                "genre": man.get("genre"), "mixlab_genre": man.get("mixlab_genre"),
+                "path": f"{man['source']}/{man['song_id']}/{tr['file']}", "role": tr["role"],
+                "label_from": tr["label_from"], "instrument": tr["instrument"], "soundfont": tr["soundfont"],
+                "authored_gain_db": tr["authored"]["gain_db"], "velocity_mean": tr["authored"]["velocity_mean"],
+                "active_rms_dbfs": tr["measured"]["active_rms_dbfs"],
+                "vs_mix_db": round(tr["measured"]["active_rms_dbfs"] - man["mix_measured"]["active_rms_dbfs"], 2),
+                "active_fraction": tr["measured"]["active_fraction"], "tempo_bpm": man.get("tempo_bpm"),
+            })
         err = float(np.abs(acc - mix).max()) if not problems else float("nan")
         if problems or not err < 1e-5:
             bad += 1
@@ -1039,6 +1052,13 @@ def check_corpus(out: Path) -> int:
         genres[f"{man['source']}:{man.get('genre')}"] += 1
         if man.get("render_seconds"):
             times[man["source"]].append(man["render_seconds"])
+    if rows:  # one flat table of every stem, for the trainers (group: for cross-validation folds)
+        import csv
+
+        with open(out / "stems.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
     total = Counter()
     for c in roles.values():
         total.update(c)
