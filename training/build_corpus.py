@@ -57,7 +57,7 @@ except ImportError:  # pragma: no cover - message for the user
     sys.exit("build_corpus needs mido: pip install -e '.[train]'  (or: pip install mido)")
 
 HERE = Path(__file__).resolve().parent
-BUILD_VERSION = 2  # 2: notes never released get a note-off at the song end
+BUILD_VERSION = 3  # 2: notes never released end at the song end; 3: the tail is 2 s at any tempo
 SR = 44100
 FLUID_GAIN = 0.2  # fluidsynth's own default synth.gain; the same for every stem of every song
 TAIL_S = 2.0
@@ -493,7 +493,12 @@ def render_midi_song(midi_path: Path, song_dir: Path, melodic_font: str, drum_fo
     conductor, stems, last_tick = split_midi(mid, melodic_font, drum_font)
     if not stems:
         raise RuntimeError(f"{midi_path.name}: no notes")
-    end_tick = last_tick + int(round(TAIL_S * 2 * mid.ticks_per_beat))  # >= 2 s at tempo >= 60
+    # TAIL_S seconds after the last event, at the tempo in force there
+    tempo_us = 500000
+    for tick, _, msg in sorted(conductor, key=lambda e: (e[0], e[1])):
+        if msg.type == "set_tempo" and tick <= last_tick:
+            tempo_us = msg.tempo
+    end_tick = last_tick + int(math.ceil(TAIL_S * 1e6 / tempo_us * mid.ticks_per_beat))
     # stable order: drums first (by piece), then by channel and program
     piece_order = {p: i for i, (p, *_) in enumerate(DRUM_PIECES)}
     stems.sort(key=lambda s: (0, piece_order[s.key], 0) if s.channel == 9 else (1, s.channel, s.program))
