@@ -38,7 +38,7 @@ How each feature is measured
   half-frames; at the ends, the mean over the samples there are), floored at -120 LUFS;
   ``integrated_lufs`` gates the 400 ms blocks of the complete frames exactly as BS.1770-4
   does (absolute gate -70 LUFS, relative gate -10 LU).
-* ``active``: frames louder than -60 LUFS and within 30 LU of the loudest frame, held for
+* ``active``: frames louder than -90 LUFS and within 30 LU of the loudest frame, held for
   300 ms after each such frame so note tails count. ``active_lufs`` is the power mean of the
   K-weighted frame energies over the active frames.
 * **Onsets.** Spectral flux of the channel sum, decimated to about 11 kHz by summing groups
@@ -117,11 +117,12 @@ logger = logging.getLogger(__name__)
 #: Step of the feature frames, s (the BS.1770 hop).
 FRAME_S = 0.1
 #: Version of the features; part of the cache key. Bump it whenever a feature changes.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 #: Frame loudness of digital silence (and the floor of ``loudness_lufs``).
 LOUDNESS_FLOOR_LUFS = -120.0
-#: Frames quieter than this never count as active.
-ACTIVE_FLOOR_LUFS = -60.0
+#: Frames quieter than this never count as active: under a 16-bit file's dither, not music. (A
+#: stem that peaks at -60 dBFS is quiet, not empty: it still plays and is mixed.)
+ACTIVE_FLOOR_LUFS = -90.0
 #: Frames more than this below the loudest frame do not count as active.
 ACTIVE_RANGE_LU = 30.0
 #: How long a frame stays active after a loud enough one (note tails).

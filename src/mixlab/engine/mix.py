@@ -58,7 +58,8 @@ from mixlab.errors import InvalidParameterError
 MIX_SCHEMA = "mixlab.mixplan/1"
 MIX_PEAK_DBTP = -6.0
 PRE_TRIM_LUFS = -20.0
-SILENT_LUFS = -70.0
+#: A stem quieter than this where it plays holds no music (a 16-bit file's dither reads about -99).
+SILENT_LUFS = -90.0
 MAX_EQ_BANDS = 5
 #: A voice whose loudest tenth of frames above 5 kHz stays this far (dB) under its median level
 #: has no sibilance worth a de-esser: an S sits within about 10-20 dB of the vowels, a voice

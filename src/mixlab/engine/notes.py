@@ -47,6 +47,7 @@ from mixlab.engine.mix import (
     DEESS_MIN_SIBILANCE_DB,
     MIX_PEAK_DBTP,
     MIX_SCHEMA,
+    SILENT_LUFS,
     TrackArrays,
     TrackInput,
     relative_loudness,
@@ -528,7 +529,7 @@ class NotesSession:
                     "silent_track", "info" if muted else "warn", f"{t.name} is silent",
                     f"{label} has no audio in it (peak {t.features.sample_peak_dbfs:.0f} dBFS); it is left out of the mix. "
                     "If it should play, export it again and check the track was not muted or empty.",
-                    tracks=tracks, measured=_value(t.features.sample_peak_dbfs, "dBFS"), target=_value(-70.0, "LUFS"),
+                    tracks=tracks, measured=_value(t.features.sample_peak_dbfs, "dBFS"), target=_value(SILENT_LUFS, "LUFS"),
                     fix=_advice("Re-export the stem with its audio.") if muted else
                     _patch((s, "mute", True, "silent stem: nothing to mix"))))
                 continue
