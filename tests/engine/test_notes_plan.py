@@ -13,7 +13,7 @@ import soundfile as sf
 from mixlab.engine.mixing import mix, render
 from mixlab.engine.notes import NotesSession, apply_fix
 from mixlab.engine.params import check_value
-from mixlab.errors import InvalidParameterError
+from mixlab.errors import InvalidParameterError, MixlabError
 from tests.fixtures.multitrack import write_session
 from tests.fixtures.signals import sine
 
@@ -149,3 +149,48 @@ def test_advice_is_worded_for_where_it_is_read(tmp_path):
     with pytest.raises(InvalidParameterError) as err:
         ns.evaluate(surface="email")
     assert err.value.code == "notes.bad_surface"
+
+
+def _dull_music(rng: np.random.Generator, seconds: float = 12.0) -> np.ndarray:
+    """Pink noise through a 2nd-order 8 kHz low-pass, its level swelling twice a second
+    (``(channels, samples)`` float32): a dark mix, as most are above 10 kHz."""
+    import scipy.signal
+
+    from tests.fixtures.signals import pink_noise
+
+    t = np.arange(int(seconds * SR)) / SR
+    x = pink_noise(SR, seconds, rng=rng, level_db=-20.0, num_channels=2).astype(np.float64)
+    x = scipy.signal.sosfilt(scipy.signal.butter(2, 8000.0, fs=SR, output="sos"), x, axis=1)
+    return (x * (0.5 + 0.5 * np.abs(np.sin(2 * np.pi * 0.5 * t)))).astype(np.float32)
+
+
+def test_our_own_master_is_not_called_lossy_but_an_mp3_is(tmp_path):
+    """Regression (issue 13 item 8): "The mix looks like a lossy file" on every master, because
+    the mastering's ultrasonic cut (a steep filter at 0.45 fs) reads as a band limit near
+    19 kHz. A steady cut that high is a filter, not an encoder; a 128 kbps MP3 of the same mix
+    (LAME, band limit near 16.5 kHz) is still lossy."""
+    lameenc = pytest.importorskip("lameenc")
+    from mixlab.engine.master import OutputSpec, TargetJob, master
+    from mixlab.engine.targets import get_platform
+
+    x = _dull_music(np.random.default_rng(4))
+    sf.write(tmp_path / "mix.wav", x.T, SR, subtype="FLOAT")
+    master(tmp_path / "mix.wav", [TargetJob(get_platform("spotify"), (OutputSpec(tmp_path / "master.wav", "24"),))])
+    ns = NotesSession.from_mix(tmp_path / "master.wav")
+    d = next(iter(ns.defects.values()))
+    assert d.lowpass_hz is not None and d.lowpass_hz > 18500.0  # the cut is measured ...
+    assert not [n for n in ns.evaluate() if n.code == "lossy_source"]  # ... and not called lossy
+
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(128)
+    encoder.set_in_sample_rate(SR)
+    encoder.set_channels(2)
+    encoder.set_quality(2)
+    data, _ = sf.read(tmp_path / "master.wav", dtype="float32")
+    mp3 = encoder.encode(np.round(np.clip(data, -1, 1) * 32767).astype(np.int16).tobytes()) + encoder.flush()
+    (tmp_path / "master.mp3").write_bytes(bytes(mp3))
+    try:
+        ns = NotesSession.from_mix(tmp_path / "master.mp3")
+    except MixlabError:
+        pytest.skip("this libsndfile cannot decode MP3")
+    assert [n for n in ns.evaluate() if n.code == "lossy_source"]

@@ -117,7 +117,10 @@ depend on how the stream is cut, to the bit.
   4th-order Butterworth above 16 kHz at 44.1 kHz is steep enough to be reported). An MP3 from
   LAME at 128 kbps reads 16.5 kHz (the lower edge of the first polyphase sub-band it zeroes),
   at 192 kbps 18.6 kHz, at 224-256 kbps 19.4 kHz; at 320 kbps its limit (20 kHz) lies above
-  ``0.45 * 44100`` and is not reported.
+  ``0.45 * 44100`` and is not reported. ``lowpass_spread_db`` says whether that band limit is
+  steady (a filter) or moves frame by frame (an encoder): per analysed loud frame, the power
+  of the 1/12-octave bands (from 5 kHz) within the 1/6 octave under the limit against those
+  an octave below it; the spread of that difference from its 10th to its 90th percentile.
 
 References
 ----------
@@ -257,6 +260,7 @@ _LOWPASS_FILL_DB = 10.0
 _LOWPASS_EDGE_DB = 10.0
 _LOWPASS_SHOULDER_DB = 10.0
 _LOWPASS_MEDIAN_BINS = 5
+_EDGE_LOW_HZ = 5000.0
 _CANCELLATION_FLOOR_DB = -60.0
 _LOW_BAND_HZ = 250.0
 
@@ -375,6 +379,12 @@ class StemDefects:
         (per bin of about 43 Hz); 0 for silence.
     lowpass_hz : float or None
         Frequency of a brick-wall band limit (MP3-like) below ``0.45 * sample_rate``.
+    lowpass_spread_db : float or None
+        With a band limit: how much the level of the 1/6 octave under it moves against the
+        octave below, frame by frame (10th to 90th percentile over the loud frames, dB). A
+        fixed filter (a mastering's ultrasonic cut) passes what the music has there, about
+        30 dB of spread on a song; an MP3 encoder drops and keeps its top sub-bands frame by
+        frame as the bits allow, 55 dB and more.
     """
 
     duration_s: float
@@ -390,6 +400,7 @@ class StemDefects:
     loud_dbfs: float
     bandwidth_hz: float
     lowpass_hz: float | None
+    lowpass_spread_db: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The defects as plain JSON types (lists for the ranges), with ``"version"``."""
@@ -431,6 +442,7 @@ class StemDefects:
                 loud_dbfs=float(data["loud_dbfs"]),
                 bandwidth_hz=float(data["bandwidth_hz"]),
                 lowpass_hz=_optional_float(data["lowpass_hz"]),
+                lowpass_spread_db=_optional_float(data.get("lowpass_spread_db")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidParameterError(f"incomplete stem defects: {exc}", code="analysis.bad_defects") from exc
@@ -862,6 +874,12 @@ class DefectAnalyzer(BlockMeter):
             int(math.ceil(_FLATNESS_BAND_HZ[0] / df)),
             int(min(math.floor(_FLATNESS_BAND_HZ[1] / df), self._spectrum_bins - 2)) + 1,
         )
+        # 1/12-octave bands from 5 kHz to Nyquist, each frame's power in them (band limit's steadiness)
+        edges = _EDGE_LOW_HZ * 2.0 ** (np.arange(0, 12 * math.log2(sr / 2 / _EDGE_LOW_HZ) + 1) / 12.0)
+        which = np.searchsorted(edges, np.arange(self._spectrum_bins) * df, side="right") - 1
+        self._hf_centres = np.sqrt(edges[:-1] * edges[1:])
+        self._hf_matrix = ((which[:, np.newaxis] == np.arange(len(edges) - 1)[np.newaxis, :])).astype(np.float64)
+        self._hf_frames: list[tuple[np.ndarray, np.ndarray]] = []  # (classes, band powers) per batch
 
         self._buffer = np.empty((ch, self._batch_len), dtype=np.float32)
         self._fill = 0
@@ -915,6 +933,7 @@ class DefectAnalyzer(BlockMeter):
             self._hum_power.append(power)
             self._hum_pending = []
         _add_rows(self._spectrum_sum, chunk.spectrum_class, chunk.spectra)
+        self._hf_frames.append((chunk.spectrum_class, chunk.spectra @ self._hf_matrix))
         self._firsts[self._start] = chunk.first
         self._tail = chunk.tail
         self._digital_count += chunk.digital_count
@@ -1202,6 +1221,8 @@ class DefectAnalyzer(BlockMeter):
         frame_db = _db_array(frame_power)
         hum_hz, hum_level_db, hum_ranges = self._hum_result(hum_flags, hum_measures, frame_power)
         bandwidth_hz, lowpass_hz = self._bandwidth_result(spectrum_sum, frame_db)
+        hf = [*self._hf_frames, *([(partial.spectrum_class, partial.spectra @ self._hf_matrix)] if partial else [])]
+        spread_db = self._edge_spread_db(lowpass_hz, hf, frame_db)
         means = np.abs(dc_sum) / num_samples if num_samples else np.zeros(ch)
         return StemDefects(
             duration_s=num_samples / sr,
@@ -1217,7 +1238,30 @@ class DefectAnalyzer(BlockMeter):
             loud_dbfs=_loud_dbfs(frame_db),
             bandwidth_hz=bandwidth_hz,
             lowpass_hz=lowpass_hz,
+            lowpass_spread_db=spread_db,
         )
+
+    def _edge_spread_db(self, lowpass_hz: float | None, hf: list[tuple[np.ndarray, np.ndarray]],
+                        frame_db: np.ndarray) -> float | None:
+        """How the level just under a band limit moves against the level an octave below it,
+        frame by frame (the spread between the 10th and 90th percentiles, dB, over the loud
+        frames); None without a band limit or with fewer than 20 loud frames."""
+        if lowpass_hz is None or not hf:
+            return None
+        classes = np.concatenate([c for c, _ in hf])
+        bands = np.concatenate([b for _, b in hf])
+        audible = frame_db[frame_db > SILENCE_DBFS]
+        if audible.size == 0:
+            return None
+        loud_db = float(np.percentile(audible, LOUD_PERCENTILE)) - LOUD_RANGE_DB
+        loud = classes >= max(int(math.floor(loud_db)) - _LEVEL_CLASS_MIN_DB, 0)
+        c = self._hf_centres
+        top = (c >= lowpass_hz / 2.0 ** (1 / 6)) & (c <= lowpass_hz / 2.0 ** (1 / 24))
+        ref = (c >= lowpass_hz / 2.0 ** (7 / 6)) & (c <= lowpass_hz / 2.0 ** (4 / 6))
+        if loud.sum() < 20 or not top.any() or not ref.any():
+            return None
+        diff = _db_array(bands[loud][:, top].sum(axis=1)) - _db_array(bands[loud][:, ref].sum(axis=1))
+        return float(np.percentile(diff, 90) - np.percentile(diff, 10))
 
     def _clip_result(
         self, partial: _Chunk | None, num_samples: int, peak: float

@@ -594,7 +594,7 @@ class NotesSession:
                     tracks=tracks, measured=_value(snr, "dB under the loud parts"),
                     target=_value(r["noise_floor"]["info_snr_db"], "dB under the loud parts"),
                     fix=_advice("Cut or fade the silent parts, or use a gate or a noise reducer on this track.")))
-            if d.lowpass_hz and d.lowpass_hz < r["lossy_source"]["warn_below_hz"]:
+            if _lossy(d, r["lossy_source"]):
                 sev = "problem" if d.lowpass_hz < r["lossy_source"]["problem_below_hz"] else "warn"
                 out.append(Note(
                     "lossy_source", sev, f"{'The mix' if is_mix else t.name} looks like a lossy file",
@@ -1403,6 +1403,18 @@ def _leads(tracks: list[TrackInput], roles: dict[str, str], relative: np.ndarray
         return leads
     melodic = [i for i, t in enumerate(tracks) if roles[t.name] in _MELODIC_ROLES and not muted[i]]
     return [max(melodic, key=lambda i: relative[i])] if melodic else []
+
+
+def _lossy(d: StemDefects, rule: dict[str, Any]) -> bool:
+    """Whether a band limit looks like a lossy encoder's: under ``warn_below_hz``, unless it is a
+    steady cut at ``steady_cut_hz`` or above (its level under the limit moving with the music by
+    at most ``steady_spread_db``): a mastering's ultrasonic filter, not an encoder dropping its
+    top sub-bands frame by frame."""
+    if not d.lowpass_hz or d.lowpass_hz >= rule["warn_below_hz"]:
+        return False
+    spread = getattr(d, "lowpass_spread_db", None)
+    steady = spread is not None and spread <= rule["steady_spread_db"]
+    return not (d.lowpass_hz >= rule["steady_cut_hz"] and steady)
 
 
 def _source(plan: Plan, section: str, name: str) -> str | None:
