@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 import math
 import os
 from collections.abc import Callable, Iterable
@@ -62,6 +63,8 @@ from mixlab.engine.profiles import genre_band_target_db, genre_tolerance_db, get
 from mixlab.engine.roles_data import genre_mixing, role_convention
 from mixlab.engine.targets import get_platform, platform_names
 from mixlab.errors import InvalidParameterError
+
+logger = logging.getLogger(__name__)
 
 NOTES_SCHEMA = "mixlab.notes/1"
 #: Where notes are read: their advice names ``mixlab`` commands on the command line and the
@@ -136,7 +139,12 @@ def _patch(*changes: tuple[str, str, Any, str]) -> dict[str, Any]:
             value = [_band_in_range(b) for b in value]
         else:
             value, _ = clamp_value(section, name, value)
-        check_value(section, name, value)
+        try:
+            check_value(section, name, value)
+        except InvalidParameterError as exc:  # a fix the plan cannot hold is no fix: say what it wanted
+            logger.warning("notes: a fix outside the schema became advice: %s", exc)
+            return _advice(f"{reason[:1].upper()}{reason[1:]} ({section.removeprefix('track:')} {name}); "
+                           "set it by hand: the automatic fix would leave the parameter's range.")
         out.append({"section": section, "param": name, "value": value, "reason": reason})
     return {"kind": "patch", "changes": out}
 
