@@ -1489,8 +1489,8 @@ def find_pairs(session: StemSession, tracks: list[TrackInput], *, max_pairs: int
             if both.sum() < PAIR_MIN_FRAMES:
                 continue
             a, b = env[x][both], env[y][both]
-            if a.std() < 1e-6 or b.std() < 1e-6:
-                continue
+            if a.std() < 1e-6 or b.std() < 1e-6 or spec[x].std() < 1e-6 or spec[y].std() < 1e-6:
+                continue  # a flat envelope or spectrum (DC, a held tone) correlates with nothing
             r = float(np.corrcoef(a, b)[0, 1])
             shape = float(np.corrcoef(spec[x], spec[y])[0, 1])
             if r >= 0.8 and shape >= 0.8:
