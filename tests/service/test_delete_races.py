@@ -27,7 +27,8 @@ def _race(first: Any, second: Any, delay_s: float) -> tuple[Any, Any]:
         time.sleep(wait_s)
         out[k] = fn()
 
-    threads = [threading.Thread(target=run, args=(0, first, 0.0)), threading.Thread(target=run, args=(1, second, delay_s))]
+    threads = [threading.Thread(target=run, args=(0, first, 0.0), daemon=True),
+               threading.Thread(target=run, args=(1, second, delay_s), daemon=True)]
     for t in threads:
         t.start()
     for t in threads:

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mixlab.service import events as events_module
+from mixlab.service.db import Store, now_iso
 
 from tests.service.conftest import new_session, upload, wait_job
 
@@ -71,13 +72,40 @@ def test_session_stream_follows_its_jobs_and_ends_when_the_session_is_deleted(
         time.sleep(0.3)
         assert client.delete(f"/api/sessions/{sid}").status_code == 204
 
-    deleter = threading.Thread(target=delete_soon)
-    deleter.start()
-    with client.stream("GET", f"/api/sessions/{sid}/events") as r:  # ends once the session is gone
-        for line in r.iter_lines():
-            if line.startswith("data: "):
-                seen.append(json.loads(line[len("data: "):]))
-    deleter.join(timeout=10)
+    def follow() -> None:
+        with client.stream("GET", f"/api/sessions/{sid}/events") as r:  # ends once the session is gone
+            for line in r.iter_lines():
+                if line.startswith("data: "):
+                    seen.append(json.loads(line[len("data: "):]))
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (follow, delete_soon)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+        assert not t.is_alive()
     assert (seen[0]["id"], seen[0]["state"]) == (job["id"], "done")  # the latest job first, once
     assert all(e["id"] == later[0] for e in seen[1:]) and seen[-1]["state"] == "done"
     assert [e["fraction"] for e in seen[1:]] == sorted(e["fraction"] for e in seen[1:])
+
+
+def test_the_shared_poll_sees_a_job_that_starts_and_ends_between_two_polls(tmp_path: Path) -> None:
+    """Also after a session's jobs were deleted (SQLite gives their row ids again)."""
+    store = Store(tmp_path / "mixlab.db")
+    store.insert("sessions", {"id": "s_a", "owner": "local", "name": "a", "kind": "stems", "created_at": now_iso()})
+    watch = events_module.JobWatch(store)
+
+    def job(jid: str, state: str) -> None:
+        store.insert("jobs", {"id": jid, "session_id": "s_a", "owner": "local", "kind": "prepare", "state": state,
+                              "params": {}, "created_at": now_iso()})
+
+    job("j_old1", "done")
+    job("j_old2", "running")
+    assert watch._changes() == []  # the baseline
+    store.update_job("j_old2", {"state": "done"})
+    with store.transaction() as db:
+        db.execute("DELETE FROM jobs WHERE id = 'j_old2'")  # the highest row id goes
+    job("j_new", "queued")
+    store.update_job("j_new", {"state": "done"})  # and the new job ends before the next poll
+    assert [r["id"] for r in watch._changes()] == ["j_new"]
+    assert watch._changes() == []  # reported once

@@ -84,6 +84,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_session ON jobs(session_id, created_at);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_at);
 CREATE TABLE IF NOT EXISTS versions (
     id TEXT PRIMARY KEY,
     session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
@@ -115,7 +116,12 @@ ACTIVE_STATES = ("queued", "running")
 
 def now_iso() -> str:
     """The current time as ISO 8601 UTC with a ``Z`` (docs/API.md, Times)."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_time(datetime.now(timezone.utc).timestamp())
+
+
+def iso_time(seconds: float) -> str:
+    """A Unix time as :func:`now_iso` writes it (strings that sort as the times do)."""
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def new_id(prefix: str) -> str:
@@ -286,4 +292,4 @@ class Store:
         return self.one("SELECT * FROM versions WHERE id = ? AND session_id = ? AND owner = ?", (vid, sid, owner))
 
 
-__all__ = ["ACTIVE_STATES", "SCHEMA", "Store", "new_id", "now_iso"]
+__all__ = ["ACTIVE_STATES", "SCHEMA", "Store", "iso_time", "new_id", "now_iso"]

@@ -28,12 +28,14 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from mixlab.service import views
-from mixlab.service.db import Store
+from mixlab.service.db import Store, iso_time
 from mixlab.service.errors import ApiError
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.1
+#: Jobs created this recently are read at every poll (a job can start and end between polls).
+RECENT_S = 5.0
 KEEPALIVE_S = 15.0
 FINAL_STATES = ("done", "failed", "cancelled")
 _SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -52,22 +54,27 @@ class Subscription:
         self.ready.set()
 
     def take(self) -> list[dict[str, Any]]:
-        rows = sorted(self.pending.values(), key=lambda r: r["_rowid"])
+        rows = sorted(self.pending.values(), key=lambda r: (r["created_at"], r["_rowid"]))
         self.pending.clear()
         self.ready.clear()
         return rows
 
 
 class JobWatch:
-    """Polls the job rows for every subscription at once (see the module docstring)."""
+    """Polls the job rows for every subscription at once (see the module docstring).
+
+    A poll reads the jobs queued or running, those that were at the last poll (to see them
+    end), and those created in the last :data:`RECENT_S` (a job may start and end between two
+    polls). Row ids are not used to find new jobs: SQLite gives a deleted session's ids again.
+    """
 
     def __init__(self, store: Store, *, poll_s: float = POLL_S) -> None:
         self.store = store
         self.poll_s = poll_s
         self._subs: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
-        self._last_rowid: int | None = None
-        self._revs: dict[str, int] = {}  # jobs queued or running at the last poll
+        self._primed = False
+        self._revs: dict[str, int] = {}  # jobs active at the last poll, or recent: the revision reported
 
     def subscribe(self, match: Callable[[dict[str, Any]], bool]) -> Subscription:
         """Follow the rows ``match`` accepts (call from the event loop)."""
@@ -94,25 +101,21 @@ class JobWatch:
                             sub.push(row)
                 await asyncio.sleep(self.poll_s)
         finally:
-            self._last_rowid = None  # the next loop starts from a fresh snapshot
+            self._primed = False  # the next loop starts from a fresh snapshot
 
     def _changes(self) -> list[dict[str, Any]]:
         """Rows new or changed since the last call (in a worker thread, one call at a time)."""
-        if self._last_rowid is None:
-            top = self.store.one("SELECT COALESCE(MAX(rowid), 0) AS m FROM jobs")
-            self._last_rowid = int(top["m"]) if top else 0
-            self._revs = {r["id"]: r["rev"] for r in self.store.query(
-                "SELECT id, rev FROM jobs WHERE state IN ('queued', 'running')")}
-            return []
+        since = iso_time(time.time() - RECENT_S)
         known = list(self._revs)
         marks = ", ".join("?" for _ in known)
         rows = self.store.query(
-            "SELECT rowid AS _rowid, * FROM jobs WHERE rowid > ? OR state IN ('queued', 'running')"
-            + (f" OR id IN ({marks})" if known else ""), (self._last_rowid, *known))
+            "SELECT rowid AS _rowid, * FROM jobs WHERE state IN ('queued', 'running') OR created_at >= ?"
+            + (f" OR id IN ({marks})" if known else ""), (since, *known))
         changed = [r for r in rows if self._revs.get(r["id"]) != r["rev"]]
-        self._revs = {r["id"]: r["rev"] for r in rows if r["state"] not in FINAL_STATES}
-        if rows:
-            self._last_rowid = max(self._last_rowid, max(r["_rowid"] for r in rows))
+        self._revs = {r["id"]: r["rev"] for r in rows if r["state"] not in FINAL_STATES or r["created_at"] >= since}
+        if not self._primed:  # the first poll is the baseline: streams read their start themselves
+            self._primed = True
+            return []
         return changed
 
 
