@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from mixlab.engine.notes import NotesSession
 from mixlab.errors import InvalidParameterError
 from tests.service.conftest import make_client, mixed_session, new_session, post_json, session_folder, wait_job
 
@@ -137,3 +138,24 @@ def test_unknown_targets_and_genres_name_the_field(api: TestClient, mixed: tuple
     _refused(api.patch(f"/api/sessions/{sid}", json={"targets": ["spotify", "myspace"]}), "targets[1]")
     _refused(api.patch(f"/api/sessions/{sid}", json={"genre": "polka-core"}), "genre")
     _refused(api.post(f"/api/sessions/{sid}/render", json={"targets": ["myspace"]}), "targets[0]")
+
+
+def test_notes_from_the_api_are_worded_for_the_browser(api: TestClient, mixed: tuple[str, dict[str, Any]],
+                                                       stems: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Advice names the page's controls, not ``mixlab`` commands (the engine words it per surface)."""
+    surfaces: list[str] = []
+    evaluate = NotesSession.evaluate
+
+    def recorded(self: NotesSession, plan: Any = None, *, surface: str = "cli") -> Any:
+        surfaces.append(surface)
+        return evaluate(self, plan, surface=surface)
+
+    monkeypatch.setattr(NotesSession, "evaluate", recorded)
+    sid, plan = mixed
+    assert api.post(f"/api/sessions/{sid}/notes", json={"plan": plan}).status_code == 200
+    assert api.post(f"/api/sessions/{sid}/notes/apply", json={"plan": plan, "index": 0}).status_code in (200, 400)
+    job = wait_job(api, api.post(f"/api/sessions/{sid}/mix", json={}).json()["id"])
+    assert job["state"] == "done"
+    version = api.get(f"/api/sessions/{sid}/versions").json()["versions"][0]
+    assert api.get(f"/api/sessions/{sid}/notes/audio", params={"version": version["id"], "file": "mix.wav"}).status_code == 200
+    assert len(surfaces) >= 4 and set(surfaces) == {"web"}

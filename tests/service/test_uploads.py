@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from mixlab.service.db import now_iso
 from mixlab.service.deps import current_user
-from mixlab.service.uploads import unique_file_name
+from mixlab.service.uploads import browser_file_name, unique_file_name
 from tests.service.conftest import make_client, new_session, session_folder, upload
 
 
@@ -239,3 +239,11 @@ def test_deflated_zip_bomb_upload_is_refused_and_leaves_nothing(client: TestClie
     assert error["code"] == "stems.zip_bomb" and error["message"].startswith("silence.zip:")
     assert _files_left(client, sid) == []
     assert client.get(f"/api/sessions/{sid}").json()["tracks"] == []
+
+
+def test_a_browser_escaped_file_name_keeps_its_quotes(client: TestClient, stems: dict[str, Path]) -> None:
+    """Browsers send ``Vox "Lead".wav`` as ``Vox %22Lead%22.wav`` (HTML form-data encoding)."""
+    sid = new_session(client)
+    r = upload(client, sid, stems["Kick"], name="Vox %22Lead%22.wav")
+    assert r.status_code == 201 and r.json()["tracks"][0]["name"] == 'Vox "Lead"'
+    assert browser_file_name("100%41 %0d%0Amix.wav") == "100%41 \r\nmix.wav"

@@ -63,6 +63,19 @@ def _fmt_bytes(n: int) -> str:
     return f"{n} bytes"
 
 
+#: What browsers escape in a multipart file name (the HTML standard's form-data encoding):
+#: only these three, so a name that really holds "%41" keeps it.
+_FORM_ESCAPES = {"%22": '"', "%0D": "\r", "%0A": "\n"}
+
+
+def browser_file_name(name: str) -> str:
+    """A multipart file name as the user named the file: ``Vox %22Lead%22.wav`` (as Chromium
+    and Firefox send ``Vox "Lead".wav``) is ``Vox "Lead".wav``."""
+    for escaped, char in _FORM_ESCAPES.items():
+        name = name.replace(escaped, char).replace(escaped.lower(), char)
+    return name
+
+
 async def receive_file(request: Request, folder: Path, *, limit: int, field: str = "file",
                        stop: Callable[[], bool] | None = None) -> ReceivedFile:
     """Stream the multipart field ``field`` of ``request`` into ``folder``; see the module
@@ -99,7 +112,7 @@ async def receive_file(request: Request, folder: Path, *, limit: int, field: str
             state["files"] += 1
             if state["files"] > 1:
                 raise ApiError(400, "upload.bad_request", "Send one file per upload request.")
-            shown = filename.decode("utf-8", "replace")
+            shown = browser_file_name(filename.decode("utf-8", "replace"))
             shown = shown.replace("\\", "/").rsplit("/", 1)[-1] or "upload"
             state["name"] = shown
             if refuse:
@@ -299,5 +312,5 @@ def discard(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-__all__ = ["CheckedFile", "ReceivedFile", "check_upload", "discard", "keep_files", "receive_file",
+__all__ = ["CheckedFile", "ReceivedFile", "browser_file_name", "check_upload", "discard", "keep_files", "receive_file",
            "remove_track_files", "sweep_orphans", "too_large", "unique_file_name"]

@@ -295,7 +295,7 @@ def run_mix(job_id: str, store: Store, storage: Storage) -> dict[str, Any]:
         target = notes_target(session)
         result = mix(storage.folder(owner, sid, "originals"), partial / "mix.wav", genre=session["genre"],
                      reference=_reference_path(storage, owner, session), plan_in=plan_in,
-                     cache_dir=storage.folder(owner, sid, "cache"), notes_target=target,
+                     cache_dir=storage.folder(owner, sid, "cache"), notes_target=target, notes_surface="web",
                      progress=progress.stages(MIX_SPANS))
         progress.set("loudness", 0.92, "measuring the raw sum", force=True)
         rate = result.plan.context["session"]["sample_rate"]

@@ -23,6 +23,9 @@ from mixlab.service.plan_io import plan_in, plan_out
 
 router = APIRouter(prefix="/api/sessions/{sid}/notes", tags=["notes"], route_class=StrictJSONRoute)
 
+#: The notes the API gives are read in the browser: advice names its controls, not commands.
+SURFACE = "web"
+
 
 def _notes_session(services: Services, user: str, session: dict[str, Any], plan: Plan) -> NotesSession:
     if not session["has_plan"]:
@@ -39,7 +42,7 @@ def _timed_document(prepare: Callable[[], tuple[NotesSession, Plan | None, str]]
     t0 = time.perf_counter()
     ns, plan, input_name = prepare()
     t1 = time.perf_counter()
-    notes = ns.evaluate(plan)
+    notes = ns.evaluate(plan, surface=SURFACE)
     t2 = time.perf_counter()
     return notes_document(ns, notes, input_name=input_name,
                           timings_s={"prepare": round(t1 - t0, 4), "evaluate": round(t2 - t1, 4)})
@@ -60,7 +63,7 @@ async def plan_notes(body: NotesRequest, session: WorkingSessionDep, user: UserD
 
 def _apply(services: Services, user: str, session: dict[str, Any], raw: dict[str, Any], index: int) -> dict[str, Any]:
     plan = plan_in(raw, max_tracks=services.settings.max_stems)
-    notes = _notes_session(services, user, session, plan).evaluate(plan)
+    notes = _notes_session(services, user, session, plan).evaluate(plan, surface=SURFACE)
     if index >= len(notes):
         raise InvalidParameterError(f"there are {len(notes)} notes for this plan; note {index} does not exist. "
                                     "Ask for the notes again.", code="notes.bad_index", index=index)
