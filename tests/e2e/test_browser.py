@@ -235,8 +235,7 @@ def test_master_a_mix_with_its_notes(page, server, tmp_path, shots):
     cli_advice += [t for t in pg.locator(".note .advice").all_inner_texts() if CLI_COMMAND.search(t)]
     assert not pg.errors, pg.errors
     # advice shown in the page fits the page: no command line to run (issue 13, item 10)
-    if cli_advice:
-        pytest.xfail(f"GET /notes/audio still words advice for the command line: {cli_advice[0]!r}")
+    assert not cli_advice, cli_advice
 
 
 def _render(pg, target: str, fmt: str) -> None:

@@ -276,9 +276,6 @@ def test_tracks_keep_file_order_names_and_role_labels(page, server, tmp_path):
 
     # a quote in a file name: the browser sends it as %22 (the HTML multipart encoding)
     quoted = next(n for f, n in by_file.items() if "Lead" in f)
-    if "%22" in quoted:
-        pytest.xfail(f"the service keeps the browser's multipart escape: the track is named {quoted!r}; "
-                     "uploads.py must decode %22, %0D and %0A in the part's filename")
     assert quoted == 'Vox "Lead"'
     assert pg.locator(".track .tname", has_text='Vox "Lead"').count() == 1
     assert sid
