@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -101,7 +102,8 @@ def test_the_shared_poll_sees_a_job_that_starts_and_ends_between_two_polls(tmp_p
 
     job("j_old1", "done")
     job("j_old2", "running")
-    assert watch._changes() == []  # the baseline
+    assert sorted(r["id"] for r in watch._changes()) == ["j_old1", "j_old2"]  # the first poll reports all it reads
+    assert watch._changes() == []
     store.update_job("j_old2", {"state": "done"})
     with store.transaction() as db:
         db.execute("DELETE FROM jobs WHERE id = 'j_old2'")  # the highest row id goes
@@ -109,3 +111,35 @@ def test_the_shared_poll_sees_a_job_that_starts_and_ends_between_two_polls(tmp_p
     store.update_job("j_new", {"state": "done"})  # and the new job ends before the next poll
     assert [r["id"] for r in watch._changes()] == ["j_new"]
     assert watch._changes() == []  # reported once
+
+
+def test_a_change_before_the_first_poll_reaches_the_stream(tmp_path: Path) -> None:
+    """Regression: the shared poll's first reading was taken as a baseline and not reported, so
+    a job that failed between a stream's first read and that reading was never sent, and
+    the stream waited for good (seen as a hung test under load)."""
+    store = Store(tmp_path / "mixlab.db")
+    store.insert("sessions", {"id": "s_a", "owner": "local", "name": "a", "kind": "stems", "created_at": now_iso()})
+    store.insert("jobs", {"id": "j_1", "session_id": "s_a", "owner": "local", "kind": "mix", "state": "queued",
+                          "params": {}, "created_at": now_iso()})
+    watch = events_module.JobWatch(store, poll_s=0.01)
+    updated = threading.Event()
+    polls = watch._changes
+
+    def first_poll_after_the_change() -> list[dict]:
+        updated.wait(5)
+        return polls()
+
+    def first() -> list[dict]:
+        row = store.one("SELECT rowid AS _rowid, * FROM jobs WHERE id = 'j_1'")
+        store.update_job("j_1", {"state": "failed", "error": {"code": "x", "message": "failed"}})
+        updated.set()
+        return [row]
+
+    watch._changes = first_poll_after_the_change  # type: ignore[method-assign]
+
+    async def follow() -> list[str]:
+        stream = events_module.job_stream(watch, first, lambda r: r["id"] == "j_1", until_final="j_1")
+        return [json.loads(e[len("data: "):])["state"] async for e in stream if e.startswith("data: ")]
+
+    states = asyncio.run(asyncio.wait_for(follow(), timeout=5))
+    assert states == ["queued", "failed"]

@@ -73,7 +73,6 @@ class JobWatch:
         self.poll_s = poll_s
         self._subs: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
-        self._primed = False
         self._revs: dict[str, int] = {}  # jobs active at the last poll, or recent: the revision reported
 
     def subscribe(self, match: Callable[[dict[str, Any]], bool]) -> Subscription:
@@ -101,7 +100,7 @@ class JobWatch:
                             sub.push(row)
                 await asyncio.sleep(self.poll_s)
         finally:
-            self._primed = False  # the next loop starts from a fresh snapshot
+            self._revs = {}  # the next loop reports everything again
 
     def _changes(self) -> list[dict[str, Any]]:
         """Rows new or changed since the last call (in a worker thread, one call at a time)."""
@@ -111,11 +110,10 @@ class JobWatch:
         rows = self.store.query(
             "SELECT rowid AS _rowid, * FROM jobs WHERE state IN ('queued', 'running') OR created_at >= ?"
             + (f" OR id IN ({marks})" if known else ""), (since, *known))
+        # The first poll reports every row it reads: a stream that subscribed before it may have
+        # missed a change after reading its start (streams skip revisions they have sent).
         changed = [r for r in rows if self._revs.get(r["id"]) != r["rev"]]
         self._revs = {r["id"]: r["rev"] for r in rows if r["state"] not in FINAL_STATES or r["created_at"] >= since}
-        if not self._primed:  # the first poll is the baseline: streams read their start themselves
-            self._primed = True
-            return []
         return changed
 
 
@@ -191,6 +189,10 @@ def job_stream(watch: JobWatch, first: Callable[[], list[dict[str, Any]]], match
                             return
                         yield ": keep-alive\n\n"
                         deadline = time.monotonic() + KEEPALIVE_S
+                        if (missed := await run_in_threadpool(first)) and any(
+                                sent.get(r["id"], -1) < r["rev"] for r in missed):
+                            sub.pending.update({r["id"]: r for r in missed})  # belt and braces: read again
+                            break
                 rows = sub.take()
         finally:
             watch.unsubscribe(sub)
