@@ -3,6 +3,7 @@ small generated sessions of every content kind through the same path as ``mixlab
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +130,14 @@ def test_a_stem_peaking_at_minus_60_dbfs_is_quiet_not_silent(tmp_path):
     assert result.plan.get("track:Lead Vox", "mute") is False
     # raised by the fader and the output gain (each held at +24 dB, the ends of their ranges)
     assert -12.0 < result.measured["true_peak_dbtp"] <= -5.9
+
+
+def test_held_tones_mix_without_numeric_warnings(tmp_path):
+    """Regression: a held sine's level envelope is constant, but its float32 standard deviation
+    is ~2e-6 dB, not 0, so the twin-track search correlated it and NumPy printed "invalid value
+    encountered in divide" into the user's terminal. A flat envelope is not a shape."""
+    folder = _write(tmp_path / "stems", {"Kick": _kick(8.0), "Bass": sine(SR, 8.0, frequency_hz=55.0, level_db=-12.0),
+                                          "Lead Vox": _dark_voice(8.0)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        _mix(folder, tmp_path)

@@ -1467,6 +1467,11 @@ def analyze_for_notes(session: StemSession, *, cache: AnalysisCache | None = Non
     return analyze_stems(session, cache=cache, progress=progress, with_defects=True)
 
 
+#: Envelopes and spectra (dB) that move less than this are flat: float32 round-off of a constant
+#: level leaves a standard deviation of ~2e-6 dB, which is not a shape to correlate.
+FLAT_DB = 0.01
+
+
 def find_pairs(session: StemSession, tracks: list[TrackInput], *, max_pairs: int = 24,
                excerpt_s: float = 8.0) -> list[PairInfo]:
     """Tracks that carry the same source (two mics on a snare, a doubled DI and amp), aligned.
@@ -1489,7 +1494,7 @@ def find_pairs(session: StemSession, tracks: list[TrackInput], *, max_pairs: int
             if both.sum() < PAIR_MIN_FRAMES:
                 continue
             a, b = env[x][both], env[y][both]
-            if a.std() < 1e-6 or b.std() < 1e-6 or spec[x].std() < 1e-6 or spec[y].std() < 1e-6:
+            if min(np.ptp(a), np.ptp(b), np.ptp(spec[x]), np.ptp(spec[y])) < FLAT_DB:
                 continue  # a flat envelope or spectrum (DC, a held tone) correlates with nothing
             r = float(np.corrcoef(a, b)[0, 1])
             shape = float(np.corrcoef(spec[x], spec[y])[0, 1])
