@@ -6,6 +6,7 @@ import asyncio
 import json
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -141,5 +142,7 @@ def test_a_change_before_the_first_poll_reaches_the_stream(tmp_path: Path) -> No
         stream = events_module.job_stream(watch, first, lambda r: r["id"] == "j_1", until_final="j_1")
         return [json.loads(e[len("data: "):])["state"] async for e in stream if e.startswith("data: ")]
 
-    states = asyncio.run(asyncio.wait_for(follow(), timeout=5))
+    # In a thread of its own: the browser tests' playwright keeps an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        states = pool.submit(asyncio.run, asyncio.wait_for(follow(), timeout=5)).result()
     assert states == ["queued", "failed"]
