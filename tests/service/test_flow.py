@@ -342,3 +342,35 @@ def test_options_and_openapi(api: TestClient) -> None:
     schema = api.get("/openapi.json").json()
     assert "/api/sessions/{sid}/files" in schema["paths"]
     json.dumps(schema)
+
+
+def test_a_mix_pushed_past_full_scale_is_not_mastered_clipped(api: TestClient, mixed: dict[str, Any]) -> None:
+    """Regression (issue 13, item 7): with the mix-bus output raised 20 dB over the AI's trim,
+    mix.wav clips (the live notes say so) and the masters were made from that clipped file. A
+    master now comes from a float copy of the mix, where the samples over full scale survive:
+    it is the same master as the AI plan's (mastering sets the loudness), not a squared-off one.
+    Compared by crest factor (sample peak over RMS, dB), which clipping 14 dB deep flattens."""
+    sid = mixed["sid"]
+    plan = api.get(f"/api/sessions/{sid}/plan").json()
+
+    def master_crest_db(the_plan: dict[str, Any]) -> tuple[float, dict[str, Any]]:
+        job = wait_job(api, api.post(f"/api/sessions/{sid}/render", json={"plan": the_plan, "targets": ["spotify"],
+                                                                          "formats": ["wav24"]}).json()["id"])
+        assert job["state"] == "done", job["error"]
+        version = api.get(f"/api/sessions/{sid}/versions").json()["versions"][0]
+        assert not any(f["name"].startswith(".") for f in version["files"])  # the float copy is not kept
+        master = next(f for f in version["files"] if f["kind"] == "master")
+        x, _ = sf.read(io.BytesIO(api.get(master["url"]).content), dtype="float64")
+        return 20 * np.log10(np.max(np.abs(x)) / np.sqrt(np.mean(x ** 2))), version
+
+    ai_crest, _ = master_crest_db(plan)
+    out = plan["sections"]["bus:mix"]["output_gain_db"]
+    out.update(value=out["value"] + 20.0, source="user")
+    live = api.post(f"/api/sessions/{sid}/notes", json={"plan": plan}).json()["notes"]
+    assert any(n["code"] == "clipping" for n in live)  # the live notes see it before the render
+    hot_crest, version = master_crest_db(plan)
+    mix_file = next(f for f in version["files"] if f["kind"] == "mix")
+    x, _ = sf.read(io.BytesIO(api.get(mix_file["url"]).content), dtype="float64")
+    assert np.count_nonzero(np.abs(x) >= 1.0 - 2.0 ** -22) > 1000  # mix.wav holds what the user asked for
+    # 1 dB: the limiter works on the same signal either way; clipping 14 dB deep takes far more
+    assert hot_crest == pytest.approx(ai_crest, abs=1.0)

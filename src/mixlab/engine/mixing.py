@@ -170,7 +170,8 @@ def _stem_outputs(session: StemSession, plan: Plan, folder: Path) -> dict[str, P
 
 
 def _render_and_finalise(plan: Plan, session: StemSession, output: Path, *, stems_out: Path | None, bit_depth: str,
-                         decide_gain: bool, progress: Progress) -> tuple[dict[str, Any], list[str]]:
+                         decide_gain: bool, progress: Progress,
+                         float_copy: Path | None = None) -> tuple[dict[str, Any], list[str]]:
     work = Path(os_tempdir(output.parent))
     try:
         untrimmed = work / "mix.wav"
@@ -181,6 +182,8 @@ def _render_and_finalise(plan: Plan, session: StemSession, output: Path, *, stem
             finalise_output_gain(plan, stats.true_peak_dbtp)
         gain = float(plan.get("bus:mix", "output_gain_db"))
         written = mix_render.finalise(untrimmed, output, gain, bit_depth=bit_depth)
+        if float_copy is not None:
+            mix_render.finalise(untrimmed, float_copy, gain, bit_depth="32f")
         stems = []
         for name, target in stem_targets.items():
             mix_render.finalise(stem_temps[name], target, gain, bit_depth=bit_depth)
@@ -265,9 +268,14 @@ def render(
     stems: str | os.PathLike[str] | None = None,
     stems_out: str | os.PathLike[str] | None = None,
     bit_depth: str = "24",
+    float_copy: str | os.PathLike[str] | None = None,
     progress: Progress = _no_progress,
 ) -> MixResult:
-    """Render a plan as it stands (nothing is re-decided): the same plan gives the same samples."""
+    """Render a plan as it stands (nothing is re-decided): the same plan gives the same samples.
+
+    ``float_copy``: also write the mix as 32-bit float there, where samples over full scale
+    survive: the source to master from when the user's output gain or faders clip ``output``.
+    """
     if plan.schema != MIX_SCHEMA:
         raise InvalidParameterError(f"this plan is '{plan.schema}', expected '{MIX_SCHEMA}'", code="plan.bad_schema")
     source = stems or plan.context.get("stems_path")
@@ -281,7 +289,8 @@ def render(
     with open_stems(source, sample_rate=rate) as session:
         _check_output(output, [s.path for s in session.stems], "mix")
         measured, written = _render_and_finalise(plan, session, output, stems_out=Path(stems_out) if stems_out else None,
-                                                 bit_depth=bit_depth, decide_gain=False, progress=progress)
+                                                 bit_depth=bit_depth, decide_gain=False, progress=progress,
+                                                 float_copy=Path(float_copy) if float_copy else None)
     return MixResult(plan=plan, output=str(output), stems=written, measured=measured,
                      timings_s={"render": round(time.perf_counter() - t0, 3)})
 

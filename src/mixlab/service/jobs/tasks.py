@@ -365,8 +365,11 @@ def run_render(job_id: str, store: Store, storage: Storage) -> dict[str, Any]:
                 raise InvalidParameterError("There is no mix yet: run the AI mix first, then render.",
                                             code="plan.not_ready")
             stems_out = partial / "stems" if params.get("stems") else None
+            # The masters come from a float copy: a mix the user pushed past full scale is clipped
+            # in mix.wav (the notes say so), but mastering brings it down, and need not inherit it.
+            source = partial / ".mix-float.wav"
             result = render(plan, partial / "mix.wav", stems=storage.folder(owner, sid, "originals"),
-                            stems_out=stems_out, progress=progress.stages(RENDER_SPANS))
+                            stems_out=stems_out, float_copy=source, progress=progress.stages(RENDER_SPANS))
             m = result.measured
             files.append(_file_record(partial / "mix.wav", "mix", fmt="wav24", loudness_lufs=m["integrated_lufs"],
                                       true_peak_dbtp=m["true_peak_dbtp"]))
@@ -376,7 +379,6 @@ def run_render(job_id: str, store: Store, storage: Storage) -> dict[str, Any]:
                 files.append(_file_record(partial / "stems.zip", "stems", fmt="zip"))
             storage.write_json(partial / "plan.json", plan_out(plan))
             files.append(_file_record(partial / "plan.json", "plan"))
-            source = partial / "mix.wav"
             spans = RENDER_SPANS
         else:
             mixes = [t for t in store.tracks(owner, sid) if not t["problem"]]
@@ -388,6 +390,8 @@ def run_render(job_id: str, store: Store, storage: Storage) -> dict[str, Any]:
                                         for fmt in formats)) for target in targets]
         results = master(source, jobs, reference_path=_reference_path(storage, owner, session),
                          genre=session["genre"], progress=progress.stages(spans))
+        if source.parent == partial:
+            source.unlink()
         for r in results:
             for fmt, out in zip(formats, r.outputs):
                 files.append(_file_record(Path(out["file"]), "master", target=r.target.name, fmt=fmt,
