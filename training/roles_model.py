@@ -176,7 +176,7 @@ def _rule_role(x: np.ndarray, sr: int) -> str:
     return f"{first}|{second}"
 
 
-def _song_rows(song_dir: Path, stems: list[tuple[str, str | None]], meta: dict) -> dict:
+def _song_rows(song_dir: Path, stems: list[tuple[str, str | None]], meta: dict, aug: int = 0) -> dict:
     """Features of every stem of one song (``stems``: file name and role)."""
     _refuse_reserved(song_dir, meta.get("song_id", ""))
     mix, sr = sf.read(song_dir / "mix.wav", dtype="float32", always_2d=True)
@@ -187,14 +187,60 @@ def _song_rows(song_dir: Path, stems: list[tuple[str, str | None]], meta: dict) 
     rows = []
     for name, role in stems:
         x, sr = sf.read(song_dir / name, dtype="float32", always_2d=True)
+        if aug:
+            x = augment(x, sr, np.random.default_rng([SEED, aug, *(ord(c) for c in f"{meta['song_id']}/{name}")]))
         t0 = time.perf_counter()
         v = stem_features(x, sr, ctx)
         t_feat = time.perf_counter() - t0
-        rule = _rule_role(x, sr)
+        rule = _rule_role(x, sr) if not aug else ""
         rows.append(
             {"file": name, "role": role or "", "rule": rule, "x": v, "seconds": x.shape[0] / sr, "feature_s": t_feat}
         )
     return {"context": [ctx.bpm, ctx.confidence, ctx.phase_hops, ctx.downbeat], "context_s": t_ctx, "rows": rows, **meta}
+
+
+def augment(x: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
+    """A randomly coloured copy of a ``(n, ch)`` stem, as a different production would give:
+    tilt EQ (+-3 dB/octave about 1 kHz), band limits (low cut 30..150 Hz, high cut 4..16 kHz),
+    saturation (tanh, 3..12 dB drive), a synthetic room (exponentially decaying noise, RT60
+    0.3..2 s, 10..35 % wet) and stereo changes (mono, or width x0.3..x2). Each with its own
+    probability; the choices come from ``rng``."""
+    import scipy.fft
+    import scipy.signal
+
+    y = np.asarray(x, dtype=np.float64)
+    n = y.shape[0]
+    nfft = scipy.fft.next_fast_len(n, real=True)
+    spec = scipy.fft.rfft(y, n=nfft, axis=0)
+    f = np.maximum(np.fft.rfftfreq(nfft, 1.0 / sr), 1.0)
+    gain_db = rng.uniform(-3.0, 3.0) * np.log2(f / 1000.0)
+    if rng.random() < 0.3:
+        gain_db += -10.0 * np.log10(1.0 + (rng.uniform(30.0, 150.0) / f) ** 4)  # 2nd-order-like low cut
+    if rng.random() < 0.3:
+        gain_db += -10.0 * np.log10(1.0 + (f / rng.uniform(4000.0, 16000.0)) ** 8)
+    y = scipy.fft.irfft(spec * (10.0 ** (np.clip(gain_db, -60.0, 18.0) / 20.0))[:, None], n=nfft, axis=0)[:n]
+    if rng.random() < 0.3:
+        drive = 10.0 ** (rng.uniform(3.0, 12.0) / 20.0)
+        peak = max(float(np.abs(y).max()), 1e-9)
+        y = np.tanh(y / peak * drive) * peak / drive
+    if rng.random() < 0.4:
+        rt60 = rng.uniform(0.3, 2.0)
+        m = int(rt60 * sr)
+        t = np.arange(m) / sr
+        ir = rng.standard_normal((m, y.shape[1])) * np.exp(-6.91 * t / rt60)[:, None]
+        ir /= np.sqrt((ir**2).sum(axis=0, keepdims=True))
+        wet = scipy.signal.oaconvolve(y, ir, axes=0)[:n]
+        mix = rng.uniform(0.1, 0.35)
+        y = (1 - mix) * y + mix * wet * np.sqrt((y**2).sum() / max((wet**2).sum(), 1e-12))
+    if y.shape[1] == 2:
+        u = rng.random()
+        m_, s_ = 0.5 * (y[:, 0] + y[:, 1]), 0.5 * (y[:, 0] - y[:, 1])
+        if u < 0.2:
+            s_ = 0.0 * s_
+        elif u < 0.5:
+            s_ = s_ * rng.uniform(0.3, 2.0)
+        y = np.stack([m_ + s_, m_ - s_], axis=1)
+    return y.astype(np.float32)
 
 
 def _cache_path(kind: str, song_id: str) -> Path:
@@ -225,11 +271,17 @@ def corpus_songs() -> dict[str, dict]:
     return songs
 
 
-def build_features(verbose: bool = True) -> None:
-    """Compute the features of every corpus and bench stem that is not cached yet."""
+def build_features(verbose: bool = True, augmented: int = 0) -> None:
+    """Compute the features of every corpus and bench stem that is not cached yet, and of
+    ``augmented`` coloured copies of every corpus stem (:func:`augment`; kinds
+    ``corpus_aug1``, ...)."""
     todo = []
     for sid, s in corpus_songs().items():
         todo.append(("corpus", sid, Path(s["dir"]), s["stems"], {k: s[k] for k in ("song_id", "group", "source", "genre")}))
+    for a in range(1, augmented + 1):
+        for sid, s in corpus_songs().items():
+            meta = {k: s[k] for k in ("song_id", "group", "source", "genre")}
+            todo.append((f"corpus_aug{a}", sid, Path(s["dir"]), s["stems"], meta))
     for sid, labels in BENCH_LABELS.items():
         stems = [(n, r) for n, r in labels.items()]
         todo.append(("bench", sid, BENCH / sid, stems, {"song_id": sid, "group": sid, "source": "lmms", "genre": ""}))
@@ -239,7 +291,8 @@ def build_features(verbose: bool = True) -> None:
         if path.exists():
             continue
         t0 = time.perf_counter()
-        data = _song_rows(d, stems, meta)
+        aug = int(kind.split("aug")[1]) if "aug" in kind else 0
+        data = _song_rows(d, stems, meta, aug)
         _save(path, data)
         if verbose:
             print(f"[{i + 1}/{len(todo)}] {kind} {sid}: {len(stems)} stems in {time.perf_counter() - t0:.1f} s", flush=True)
@@ -453,6 +506,8 @@ LEARNERS = {
 }
 #: The learner that ships (chosen by grouped-CV accuracy and size; see README).
 SHIPPED = "mlp"
+#: Augmented copies of the corpus stems (:func:`augment`) to train on, besides the stems.
+AUGMENTED = 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -500,8 +555,12 @@ def train_model(learner: str = SHIPPED, path: Path | None = None) -> Path:
     data = load_features("corpus")
     classes = tuple(r for r in ALL_ROLES if r in set(data["role"]))
     y = _encode(data["role"], classes)
+    X = data["X"]
+    aug = load_augmented(classes) if AUGMENTED else None
+    if aug is not None:
+        X, y = np.r_[X, aug["X"]], np.r_[y, aug["y"]]
     t0 = time.perf_counter()
-    model = LEARNERS[learner]().fit(data["X"], y, len(classes))
+    model = LEARNERS[learner]().fit(X, y, len(classes))
     fit_s = time.perf_counter() - t0
     out = {
         "schema": "mixlab.roles_model/1",
@@ -509,7 +568,8 @@ def train_model(learner: str = SHIPPED, path: Path | None = None) -> Path:
         "feature_version": FEATURE_VERSION,
         "features": list(FEATURE_NAMES),
         "roles": list(classes),
-        "trained_on": f"training/corpus: {len(set(data['song']))} songs, {len(y)} stems",
+        "trained_on": f"training/corpus: {len(set(data['song']))} songs, {len(data['role'])} "
+        f"stems" + (f", plus {len(aug['y'])} augmented copies ({', '.join(aug['kinds'])})" if aug is not None else ""),
         "seed": SEED,
         "fit_seconds": round(fit_s, 1),
         **model.export(),
@@ -543,14 +603,36 @@ def _group_folds(groups: np.ndarray, n_folds: int) -> list[np.ndarray]:
     return [np.flatnonzero(f == i) for i in range(n_folds)]
 
 
-def cross_validate(learner: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, n_folds: int) -> np.ndarray:
-    """Out-of-fold probabilities, grouped folds (no group in both train and test)."""
+def cross_validate(
+    learner: str, X: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int, n_folds: int, aug: dict | None = None
+) -> np.ndarray:
+    """Out-of-fold probabilities, grouped folds (no group in both train and test). ``aug``:
+    augmented copies (X, y, group) added to the training side only, for the training groups
+    only (a test song's copies never train)."""
     P = np.zeros((len(y), k))
     for test in _group_folds(groups, n_folds):
         train = np.setdiff1d(np.arange(len(y)), test)
         assert not set(groups[train]) & set(groups[test])
-        P[test] = LEARNERS[learner]().fit(X[train], y[train], k).proba(X[test])
+        Xt, yt = X[train], y[train]
+        if aug is not None:
+            keep = ~np.isin(aug["group"], groups[test])
+            Xt, yt = np.r_[Xt, aug["X"][keep]], np.r_[yt, aug["y"][keep]]
+        P[test] = LEARNERS[learner]().fit(Xt, yt, k).proba(X[test])
     return P
+
+
+def load_augmented(classes: tuple[str, ...]) -> dict | None:
+    """Every cached augmented copy of the corpus (kinds ``corpus_aug*``), or None."""
+    kinds = sorted(p.name for p in (CACHE / f"v{FEATURE_VERSION}").glob("corpus_aug*"))
+    if not kinds:
+        return None
+    parts = [load_features(kind) for kind in kinds]
+    return {
+        "X": np.concatenate([p["X"] for p in parts]),
+        "y": np.concatenate([_encode(p["role"], classes) for p in parts]),
+        "group": np.concatenate([p["group"] for p in parts]),
+        "kinds": kinds,
+    }
 
 
 def _topk(P: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
@@ -595,9 +677,13 @@ def evaluate(n_folds: int = 10, learners: list[str] | None = None) -> str:
     say("| learner | top-1 | top-2 | mma top-1 | music21 top-1 | CV time (s) |")
     say("| --- | ---: | ---: | ---: | ---: | ---: |")
     oof = {}
-    for name in learners or list(LEARNERS):
+    aug = load_augmented(classes) if AUGMENTED else None
+    runs = [(n, None) for n in (learners or list(LEARNERS))]
+    if aug is not None:
+        runs += [(n + "+aug", aug) for n in (learners or list(LEARNERS)) if n in (SHIPPED, "logistic", "random_forest")]
+    for name, a in runs:
         t0 = time.perf_counter()
-        P = cross_validate(name, X, y, groups, len(classes), n_folds)
+        P = cross_validate(name.split("+")[0], X, y, groups, len(classes), n_folds, a)
         dt = time.perf_counter() - t0
         oof[name] = P
         t1, t2 = _topk(P, y, 1), _topk(P, y, 2)
@@ -611,7 +697,8 @@ def evaluate(n_folds: int = 10, learners: list[str] | None = None) -> str:
     say(f"| today's rules (analysis/roles.py, name \"Track 01\") | {r1.mean():.1%} | {r2.mean():.1%} | "
         f"{r1[data['source'] == 'mma'].mean():.1%} | {r1[data['source'] != 'mma'].mean():.1%} | |")  # fmt: skip
 
-    name = SHIPPED if SHIPPED in oof else next(iter(oof))
+    shipped = SHIPPED + ("+aug" if aug is not None else "")
+    name = shipped if shipped in oof else next(iter(oof))
     P = oof[name]
     pred = np.array(classes)[P.argmax(axis=1)]
     say("")
@@ -698,7 +785,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--folds", type=int, default=10, help="eval: grouped folds (default %(default)s)")
     ap.add_argument("--out", default=None, help="eval: also write the tables to this file")
     args = ap.parse_args(argv)
-    build_features(verbose=args.command == "features")
+    build_features(verbose=args.command == "features", augmented=AUGMENTED)
     if args.command == "train":
         path = train_model(args.learner)
         print(f"wrote {path} ({path.stat().st_size / 1024:.0f} kB)")
