@@ -229,3 +229,17 @@ def test_unreadable_stem_is_named(tmp_path):
     with pytest.raises(InvalidAudioError, match="Broken Gtr.wav"):
         mix(folder, tmp_path / "m.wav", use_cache=False)
     assert not (tmp_path / "m.wav").exists()
+
+
+def test_the_loudness_model_is_relative_loudness_in_closed_form() -> None:
+    """The balance solve's n x n form gives what relative_loudness sums frame by frame (float64
+    round-off), for any gains, with tracks that play in different frames."""
+    from mixlab.engine.mix import LoudnessModel, relative_loudness
+
+    rng = np.random.default_rng(3)
+    kp = rng.random((6, 400)) ** 4
+    active = rng.random((6, 400)) > 0.4
+    model = LoudnessModel(kp, active)
+    for _ in range(5):
+        gains = rng.uniform(-20, 20, 6)
+        np.testing.assert_allclose(model(gains), relative_loudness(gains, kp, active), rtol=0, atol=1e-9)

@@ -287,6 +287,24 @@ def relative_loudness(gains_db: np.ndarray, kp: np.ndarray, active: np.ndarray) 
     return _db(own) - _db(under)
 
 
+class LoudnessModel:
+    """:func:`relative_loudness` for fixed ``kp`` and ``active``, for any gains, in n x n sums.
+
+    A track's power where it plays is its gain times a fixed sum, and the mix's power over those
+    frames is a fixed n x n matrix (``active @ kp.T``) times the gains: so a balance solve's
+    hundreds of evaluations cost O(n^2) each instead of O(n x frames).
+    """
+
+    def __init__(self, kp: np.ndarray, active: np.ndarray) -> None:
+        on = active.astype(np.float64)
+        self.own = (on * kp).sum(axis=1)
+        self.cross = on @ kp.T
+
+    def __call__(self, gains_db: np.ndarray) -> np.ndarray:
+        lin = 10.0 ** (np.asarray(gains_db, dtype=np.float64) / 10.0)
+        return _db(lin * self.own) - _db(self.cross @ lin)
+
+
 def _balance_weights(plan: Plan, tracks: list[TrackInput], roles: dict[str, str]) -> np.ndarray:
     """Per track, how much the role target counts against the delivered balance (0..1).
 
@@ -317,8 +335,9 @@ def _fit_gains(kp: np.ndarray, active: np.ndarray, targets: np.ndarray, weight: 
     g = gains.copy()
     if not free.any():
         return g
+    loudness = LoudnessModel(kp, active)
     for _ in range(300):
-        error = targets - relative_loudness(g, kp, active)
+        error = targets - loudness(g)
         error = error - np.average(error[free], weights=weight[free])
         centre = float(np.mean(g[free])) if anchor is None else anchor
         step = weight * error + (1.0 - weight) * (centre - g)
@@ -338,16 +357,20 @@ def balance_frames(kp: np.ndarray, active: np.ndarray) -> np.ndarray:
 
 
 def solved_balance(plan: Plan, tracks: list[TrackInput], roles: dict[str, str], kp: np.ndarray,
-                   active: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                   active: np.ndarray, targets: np.ndarray, *,
+                   start_db: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where the balance solve puts each track against the mix where it plays (LU), every gain
-    free, and the weight of its role target (0..1): the role targets weighed against the
-    delivered balance, as :func:`decide_mix` solves them. ``kp`` is each track's K-weighted
-    power per frame at unity gain, with its EQ."""
+    free, the weight of its role target (0..1), and the gains (dB) that do it: the role targets
+    weighed against the delivered balance, as :func:`decide_mix` solves them. ``kp`` is each
+    track's K-weighted power per frame at unity gain, with its EQ. ``start_db``: gains to start
+    the solve from (a solve of the same tracks with a slightly different EQ converges in a few
+    steps); the balance it reaches does not depend on it, only the common level of the gains."""
     n = len(tracks)
     weight = _balance_weights(plan, tracks, roles)
     active = balance_frames(kp, active)
-    gains = _fit_gains(kp, active, targets, weight, np.zeros(n), np.ones(n, dtype=bool), None)
-    return relative_loudness(gains, kp, active), weight
+    start = np.zeros(n) if start_db is None else np.asarray(start_db, dtype=np.float64)
+    gains = _fit_gains(kp, active, targets, weight, start, np.ones(n, dtype=bool), None)
+    return relative_loudness(gains, kp, active), weight, gains
 
 
 def _solve_balance(plan: Plan, arrays: TrackArrays, targets: np.ndarray, roles: dict[str, str]) -> None:

@@ -485,7 +485,12 @@ class NotesSession:
             tracks = [self.audible[i] for i in idx]
             kp = np.einsum("tfb,tb->tf", arrays.energy[idx], st.eq[idx] * arrays.k_gain[np.newaxis, :], optimize=False)
             targets = role_targets(tracks, st.roles, genre_mixing(self.genre), arrays.active[idx])
-            solved[idx], weight[idx] = solved_balance(plan, tracks, st.roles, kp, arrays.active[idx], targets)
+            # After an EQ move, start from the last solve of the same tracks: a few steps, not ~100.
+            starts = self.__dict__.setdefault("_balance_starts", {})
+            if len(starts) >= 32:
+                starts.clear()
+            solved[idx], weight[idx], starts[key[1:]] = solved_balance(
+                plan, tracks, st.roles, kp, arrays.active[idx], targets, start_db=starts.get(key[1:]))
         if len(cache) >= 32:
             cache.clear()
         cache[key] = (solved, weight)
