@@ -67,6 +67,32 @@ def test_master_out(stems_zip, tmp_path, capsys, monkeypatch):
     assert abs(m["integrated_lufs"] - (-16.0)) < 0.1 and m["true_peak_dbtp"] <= -1.0
 
 
+def test_master_out_of_a_clipping_mix_is_not_mastered_clipped(stems_zip, tmp_path, capsys, monkeypatch):
+    """Regression (issue 13, item 7, CLI side): with the output gain kept 20 dB over the AI's trim,
+    mix.wav clips and `--master-out` mastered that clipped file. It masters a float copy, so the
+    master's crest factor (sample peak over RMS) is the AI mix master's, within 1 dB; clipping
+    14 dB deep flattens it by several dB. No float copy is left beside the mix."""
+    monkeypatch.setenv("MIXLAB_CACHE_DIR", str(tmp_path / "cache"))
+
+    def crest_db(path: Path) -> float:
+        x, _ = sf.read(path, dtype="float64")
+        return float(20 * np.log10(np.max(np.abs(x)) / np.sqrt(np.mean(x ** 2))))
+
+    assert main(["mix", str(stems_zip), "-o", str(tmp_path / "ai.wav"), "--plan-out", str(tmp_path / "plan.json"),
+                 "--master-out", str(tmp_path / "ai-master.wav")]) == 0
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    out = plan["sections"]["bus:mix"]["output_gain_db"]
+    out.update(value=out["value"] + 20.0, source="user", locked=True)
+    (tmp_path / "hot.json").write_text(json.dumps(plan))
+    assert main(["mix", str(stems_zip), "-o", str(tmp_path / "hot.wav"), "--plan-in", str(tmp_path / "hot.json"),
+                 "--master-out", str(tmp_path / "hot-master.wav")]) == 0
+    capsys.readouterr()
+    x, _ = sf.read(tmp_path / "hot.wav", dtype="float64")
+    assert np.count_nonzero(np.abs(x) >= 1.0 - 2.0 ** -22) > 1000  # the mix holds what was asked
+    assert crest_db(tmp_path / "hot-master.wav") == pytest.approx(crest_db(tmp_path / "ai-master.wav"), abs=1.0)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
 def test_errors_exit_2_with_the_file_named(tmp_path, capsys):
     folder = tmp_path / "stems"
     write_session(folder, duration_s=1.0)

@@ -99,19 +99,25 @@ def run_mix(args: argparse.Namespace) -> int:
     plan_in = load_mix_plan(args.plan_in) if args.plan_in else None
     plan_in = apply_overrides(plan_in, args.role, args.lock)
     bar = ProgressBar()
+    # --master-out masters a float copy: a mix whose kept output gain clips the file is not
+    # mastered clipped (the notes say the file clips).
+    float_copy = Path(args.output).with_name(f".{Path(args.output).stem}.float.wav") if args.master_out else None
     try:
         result = mix(args.stems, args.output, genre=args.genre, reference=args.reference, plan_in=plan_in,
                      stems_out=args.stems_out, bit_depth=args.bit_depth, sample_rate=args.sample_rate,
-                     use_cache=not args.no_cache, max_duration_s=args.max_duration_s, progress=bar)
+                     use_cache=not args.no_cache, max_duration_s=args.max_duration_s, float_copy=float_copy,
+                     progress=bar)
         if args.plan_out:
             write_plan(result.plan, args.plan_out)
         notes_path = notes_path_for(Path(args.plan_out or args.output))
         write_json(notes_path, result.notes)
         result.notes_file = str(notes_path)
         if args.master_out:
-            result.master = _master(args, bar)
+            result.master = _master(args, bar, float_copy or Path(args.output))
     finally:
         bar.done()
+        if float_copy is not None:
+            float_copy.unlink(missing_ok=True)
     if args.json:
         print(json.dumps({**result.to_dict(), "plan": result.plan.to_dict()}, indent=2, default=str))
     else:
@@ -119,14 +125,14 @@ def run_mix(args: argparse.Namespace) -> int:
     return 0
 
 
-def _master(args: argparse.Namespace, bar: ProgressBar) -> list[dict[str, Any]]:
+def _master(args: argparse.Namespace, bar: ProgressBar, source: Path) -> list[dict[str, Any]]:
     from mixlab.engine.master import OutputSpec, TargetJob, master
 
     out = Path(args.master_out)
     if out.suffix.lower() not in (".wav", ".flac", ".mp3"):
         raise InvalidParameterError(f"{out}: choose a master ending in .wav, .flac or .mp3", code="audio.unsupported_format")
     job = TargetJob(get_platform(args.target or "spotify"), (OutputSpec(out, "24"),))
-    results = master(args.output, [job], reference_path=args.reference, genre=args.genre, progress=bar)
+    results = master(source, [job], reference_path=args.reference, genre=args.genre, progress=bar)
     return [o for r in results for o in r.outputs]
 
 

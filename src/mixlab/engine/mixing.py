@@ -222,11 +222,13 @@ def mix(
     max_duration_s: float | None = None,
     notes_target: str = "spotify",
     notes_surface: str = "cli",
+    float_copy: str | os.PathLike[str] | None = None,
     progress: Progress = _no_progress,
 ) -> MixResult:
     """Analyse the stems, decide every parameter not kept in ``plan_in``, render the mix, and
     evaluate the Mix Notes of the plan (``MixResult.notes``), their advice worded for
-    ``notes_surface`` (``"cli"``: ``mixlab`` commands; ``"web"``: the browser's controls)."""
+    ``notes_surface`` (``"cli"``: ``mixlab`` commands; ``"web"``: the browser's controls).
+    ``float_copy``: also write the mix there as 32-bit float (see :func:`render`)."""
     output = Path(output)
     stems_path = Path(stems)
     _check_output(output, [stems_path], "mix")
@@ -246,7 +248,8 @@ def mix(
         timings["decide"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         measured, written = _render_and_finalise(plan, session, output, stems_out=Path(stems_out) if stems_out else None,
-                                                 bit_depth=bit_depth, decide_gain=True, progress=progress)
+                                                 bit_depth=bit_depth, decide_gain=True, progress=progress,
+                                                 float_copy=Path(float_copy) if float_copy else None)
         timings["render"] = time.perf_counter() - t2
         t3 = time.perf_counter()
         notes_session = NotesSession.from_session(session, tracks, defects, genre=plan.get("session", "genre"),
