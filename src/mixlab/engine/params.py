@@ -71,11 +71,11 @@ class ParamSpec:
             raise _bad(where, f"{where} must have a value (it cannot be empty)")
         if self.kind == BOOL:
             if not isinstance(value, bool):
-                raise _bad(where, f"{where} must be true or false, got {_show(value)}")
+                raise _bad(where, f"{where} must be true or false, got {show_value(value)}")
             return value
         if self.kind == CHOICE:
             if not isinstance(value, str) or value not in self.choices:
-                raise _bad(where, f"{where} must be one of {', '.join(self.choices)}, got {_show(value)}")
+                raise _bad(where, f"{where} must be one of {', '.join(self.choices)}, got {show_value(value)}")
             return value
         if self.kind == EQ:
             return check_eq_bands(value, where)
@@ -97,7 +97,8 @@ class ParamSpec:
         return (value, False) if inside == v else (inside, True)
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """A value as an error message quotes it: its repr, cut to 40 characters."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -109,10 +110,10 @@ def _bad(where: str, message: str, **details: Any) -> InvalidParameterError:
 def _number(value: Any, where: str) -> float:
     # bool is an int in Python: `true` is not a gain of 1 dB.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _bad(where, f"{where} must be a number, got {_show(value)}")
+        raise _bad(where, f"{where} must be a number, got {show_value(value)}")
     v = float(value)
     if not math.isfinite(v):
-        raise _bad(where, f"{where} must be a finite number, got {_show(value)}")
+        raise _bad(where, f"{where} must be a finite number, got {show_value(value)}")
     return v
 
 
@@ -122,18 +123,18 @@ _BAND_KEYS = frozenset(("kind", "freq_hz", "gain_db", "q"))
 def check_eq_bands(value: Any, where: str) -> list[dict[str, Any]]:
     """A plan's EQ band list, checked by type and range (at most :data:`MAX_EQ_BANDS` bands)."""
     if not isinstance(value, list):
-        raise _bad(where, f"{where} must be a list of EQ bands, got {_show(value)}")
+        raise _bad(where, f"{where} must be a list of EQ bands, got {show_value(value)}")
     if len(value) > MAX_EQ_BANDS:
         raise _bad(where, f"{where} has {len(value)} bands: an EQ holds at most {MAX_EQ_BANDS}",
                    max_bands=MAX_EQ_BANDS)
     for k, band in enumerate(value):
         at = f"{where}[{k}]"
         if not isinstance(band, dict):
-            raise _bad(at, f"{at} must be a band {{kind, freq_hz, gain_db, q}}, got {_show(band)}")
+            raise _bad(at, f"{at} must be a band {{kind, freq_hz, gain_db, q}}, got {show_value(band)}")
         if set(band) - _BAND_KEYS or not {"kind", "freq_hz", "gain_db"} <= set(band):
             raise _bad(at, f"{at} must have kind, freq_hz, gain_db and q (optional), got {', '.join(map(str, band))}")
         if band["kind"] not in BAND_KINDS:
-            raise _bad(f"{at}.kind", f"{at}.kind must be one of {', '.join(BAND_KINDS)}, got {_show(band['kind'])}")
+            raise _bad(f"{at}.kind", f"{at}.kind must be one of {', '.join(BAND_KINDS)}, got {show_value(band['kind'])}")
         for key, lo, hi in (("freq_hz", MIN_FREQ_HZ, MAX_EQ_FREQ_HZ), ("gain_db", -MAX_GAIN_DB, MAX_GAIN_DB),
                             ("q", MIN_Q, MAX_Q)):
             if key not in band:
@@ -266,4 +267,4 @@ def schema() -> dict[str, Any]:
 
 
 __all__ = ["MAX_EQ_BANDS", "ParamSpec", "SECTIONS", "check_eq_bands", "check_plan", "check_value", "clamp_value",
-           "decide", "schema", "section_kind", "spec_for"]
+           "decide", "schema", "section_kind", "show_value", "spec_for"]

@@ -15,7 +15,7 @@ from typing import Any
 
 from mixlab.audio.io import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
 from mixlab.engine.mix import MIX_SCHEMA
-from mixlab.engine.params import check_plan
+from mixlab.engine.params import check_plan, show_value
 from mixlab.engine.plan import Plan
 from mixlab.errors import InvalidParameterError
 
@@ -26,18 +26,13 @@ PATH_KEYS = ("stems_path",)
 _MAX_NAME_CHARS = 255
 
 
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _bad(where: str, message: str) -> InvalidParameterError:
     return InvalidParameterError(f"{where}: {message}", code="plan.bad_parameter", parameter=where)
 
 
 def _whole(value: Any, where: str, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise _bad(where, f"must be a whole number from {lo} to {hi}, got {_show(value)}")
+        raise _bad(where, f"must be a whole number from {lo} to {hi}, got {show_value(value)}")
     return value
 
 
@@ -52,9 +47,9 @@ def _check_session(value: Any) -> None:
 
 def _plain_name(value: Any, where: str, *, file: bool = False) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > _MAX_NAME_CHARS or "\x00" in value:
-        raise _bad(where, f"must be a name of 1 to {_MAX_NAME_CHARS} characters, got {_show(value)}")
+        raise _bad(where, f"must be a name of 1 to {_MAX_NAME_CHARS} characters, got {show_value(value)}")
     if file and ("/" in value or "\\" in value or value in (".", "..")):
-        raise _bad(where, f"must be a file name without a folder, got {_show(value)}")
+        raise _bad(where, f"must be a file name without a folder, got {show_value(value)}")
     return value
 
 
@@ -89,7 +84,7 @@ def plan_in(raw: Any, *, max_tracks: int, need_tracks: bool = False) -> Plan:
     if not isinstance(raw, dict):
         raise _bad("plan", "must be a MixPlan object ({schema, sections, ...}) as GET .../plan gives it")
     if raw.get("schema") != MIX_SCHEMA:
-        raise InvalidParameterError(f"schema: this plan is {_show(raw.get('schema'))}, expected {MIX_SCHEMA!r}",
+        raise InvalidParameterError(f"schema: this plan is {show_value(raw.get('schema'))}, expected {MIX_SCHEMA!r}",
                                     code="plan.bad_schema", parameter="schema")
     unknown = [k for k in raw if k not in ("schema", "sections", *CONTEXT_KEYS, *PATH_KEYS)]
     if unknown:
