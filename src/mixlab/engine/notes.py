@@ -42,7 +42,7 @@ from mixlab.analysis.track import FRAME_S, AnalysisCache, TrackAnalyzer
 from mixlab.audio import io as audio_io
 from mixlab.audio.stems import StemSession, open_stems
 from mixlab.dsp.deesser import DeEsserSettings
-from mixlab.dsp.eq import MAX_GAIN_DB, MAX_Q, MIN_FREQ_HZ, MIN_Q, EQBand, eq_sos, sos_response_db
+from mixlab.dsp.eq import EQBand, eq_sos, sos_response_db
 from mixlab.dsp.pan import pan_gains
 from mixlab.engine.mix import (
     DEESS_MIN_SIBILANCE_DB,
@@ -57,7 +57,7 @@ from mixlab.engine.mix import (
     strip_eq_sos,
     track_section,
 )
-from mixlab.engine.params import MAX_EQ_BANDS, MAX_EQ_FREQ_HZ, check_value, clamp_value, spec_for
+from mixlab.engine.params import MAX_EQ_BANDS, check_value, clamp_value, spec_for
 from mixlab.engine.plan import Plan
 from mixlab.engine.profiles import genre_band_target_db, genre_tolerance_db, get_genre
 from mixlab.engine.roles_data import genre_mixing, role_convention
@@ -132,13 +132,12 @@ def _patch(*changes: tuple[str, str, Any, str]) -> dict[str, Any]:
     hold cannot be a fix, so that patch becomes advice."""
     out = []
     for section, name, value, reason in changes:
+        if name == "eq" and len(value) > MAX_EQ_BANDS:
+            return _advice(f"The EQ of {section.removeprefix('track:')} would need {len(value)} bands, more than the "
+                           f"{MAX_EQ_BANDS} an EQ holds: {reason}, after removing bands it no longer needs.")
+        value, _ = clamp_value(section, name, value)
         if name == "eq":
-            if len(value) > MAX_EQ_BANDS:
-                return _advice(f"The EQ of {section.removeprefix('track:')} would need {len(value)} bands, more than the "
-                               f"{MAX_EQ_BANDS} an EQ holds: {reason}, after removing bands it no longer needs.")
-            value = [_band_in_range(b) for b in value]
-        else:
-            value, _ = clamp_value(section, name, value)
+            value = [{**b, "gain_db": round(b["gain_db"], 1)} for b in value]
         try:
             check_value(section, name, value)
         except InvalidParameterError as exc:  # a fix the plan cannot hold is no fix: say what it wanted
@@ -147,16 +146,6 @@ def _patch(*changes: tuple[str, str, Any, str]) -> dict[str, Any]:
                            "set it by hand: the automatic fix would leave the parameter's range.")
         out.append({"section": section, "param": name, "value": value, "reason": reason})
     return {"kind": "patch", "changes": out}
-
-
-def _band_in_range(band: dict[str, Any]) -> dict[str, Any]:
-    """An EQ band with its gain, frequency and Q held in the schema's ranges."""
-    out = dict(band)
-    out["gain_db"] = round(min(max(float(band["gain_db"]), -MAX_GAIN_DB), MAX_GAIN_DB), 1)
-    out["freq_hz"] = min(max(float(band["freq_hz"]), MIN_FREQ_HZ + 1.0), MAX_EQ_FREQ_HZ)
-    if "q" in band:
-        out["q"] = min(max(float(band["q"]), MIN_Q), MAX_Q)
-    return out
 
 
 def _advice(text: str, *, web: str | None = None, action: str | None = None) -> dict[str, Any]:
@@ -1071,7 +1060,6 @@ class NotesSession:
         smallest of 3, 6, 9, 12 dB that brings the sibilant frames under the note's threshold."""
         rule = self.rules["sibilance"]
         t = self.audible[i]
-        c = self.arrays.centres
         act = st.active[i]
         s_level, presence, detector = self._sibilance_levels(bands, act, t)
         wanted_s = presence + rule["frame_over_db"] - 2.0

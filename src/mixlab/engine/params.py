@@ -87,7 +87,10 @@ class ParamSpec:
         return value
 
     def clamp(self, value: Any) -> tuple[Any, bool]:
-        """``value`` brought into range (a float kind only), and whether it had to move."""
+        """``value`` brought into range (a float, or each band of an EQ), and whether it had to move."""
+        if self.kind == EQ and isinstance(value, list):
+            bands = [clamp_eq_band(b) for b in value]
+            return bands, bands != value
         if self.kind != FLOAT or value is None:
             return value, False
         v = float(value)
@@ -143,6 +146,16 @@ def check_eq_bands(value: Any, where: str) -> list[dict[str, Any]]:
             if not lo <= v <= hi or (key == "freq_hz" and v == lo):
                 raise _bad(f"{at}.{key}", f"{at}.{key} must be between {lo:g} and {hi:g}, got {v:g}", min=lo, max=hi)
     return value
+
+
+def clamp_eq_band(band: dict[str, Any]) -> dict[str, Any]:
+    """An EQ band with its frequency, gain and Q held in the ranges :func:`check_eq_bands` accepts."""
+    out = dict(band)
+    out["gain_db"] = min(max(float(band["gain_db"]), -MAX_GAIN_DB), MAX_GAIN_DB)
+    out["freq_hz"] = min(max(float(band["freq_hz"]), MIN_FREQ_HZ + 1.0), MAX_EQ_FREQ_HZ)
+    if "q" in band:
+        out["q"] = min(max(float(band["q"]), MIN_Q), MAX_Q)
+    return out
 
 
 def _f(name: str, label: str, unit: str, lo: float, hi: float, step: float, *, log: bool = False,
@@ -266,5 +279,5 @@ def schema() -> dict[str, Any]:
     return {kind: {n: s.to_dict() for n, s in specs.items()} for kind, specs in SECTIONS.items()}
 
 
-__all__ = ["MAX_EQ_BANDS", "ParamSpec", "SECTIONS", "check_eq_bands", "check_plan", "check_value", "clamp_value",
+__all__ = ["MAX_EQ_BANDS", "ParamSpec", "SECTIONS", "check_eq_bands", "clamp_eq_band", "check_plan", "check_value", "clamp_value",
            "decide", "schema", "section_kind", "show_value", "spec_for"]
